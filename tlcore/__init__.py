@@ -25,6 +25,7 @@ _EXPORTS = {
     "build_model": "tlcore.model",
     "build_policy": "tlcore.model",
     "Trainer": "tlcore.trainer",
+    "Callback": "tlcore.callbacks",
     "ExperimentConfig": "tlcore.config",
     "BackboneConfig": "tlcore.config",
     "HeadConfig": "tlcore.config",
@@ -42,6 +43,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from tlcore.backbone import Backbone, DataConfig, LayerGroup
+    from tlcore.callbacks import Callback
     from tlcore.config import (
         BackboneConfig,
         ExperimentConfig,

@@ -87,6 +87,20 @@ class TrainerConfig(StrictModel):
     seed: int = Field(0, description="Seed of every random number generator.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks CUDA if present.")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    scheduler: Literal["constant", "cosine", "onecycle", "step"] = Field(
+        "cosine", description="Learning-rate schedule over the whole run; it scales every group alike, so "
+        "per-group multipliers hold.")
+    warmup_epochs: float = Field(0.0, ge=0, description="Linear warm-up length in epochs (fractions allowed).")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Final LR of cosine and one-cycle, as a fraction of "
+                                "the peak.")
+    step_epochs: int = Field(10, ge=1, description="`step` schedule: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, le=1, description="`step` schedule: decay factor.")
+    feature_cache: Literal["auto", "off", "memory", "disk"] = Field(
+        "auto", description="Cache pooled features while the whole backbone is frozen. auto: in memory when the "
+        "data is deterministic (no augmentation); off; memory; disk (memory-mapped, in feature_cache_dir).")
+    feature_cache_views: int = Field(1, ge=1, description="Augmented views to cache; epoch e trains on view "
+                                     "e % views. Each view costs one backbone pass and its memory.")
+    feature_cache_dir: Path | None = Field(None, description="Folder of the disk feature cache.")
 
 
 def _component_field(kind: ComponentKind, default: str | None = None) -> Any:
@@ -216,19 +230,22 @@ def format_validation_error(error: ValidationError, data: Mapping[str, Any], ori
 
 
 def _allowed_keys(loc: tuple[Any, ...], data: Mapping[str, Any]) -> list[str]:
+    """Field names valid at ``loc``, following component ``name``s to their registered configs."""
     model: type[BaseModel] | None = ExperimentConfig
     node: Any = data
     for part in loc:
-        if model is None:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        if field is None:
             return []
-        node = node.get(part) if isinstance(node, Mapping) else None
-        if model is ExperimentConfig and part in ("backbone", "head", "policy"):
+        node = node.get(part) if isinstance(node, Mapping) else node
+        annotation = field.annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+        if issubclass(annotation, ComponentConfig):
+            name = node.get("name") if isinstance(node, Mapping) else node
             try:
-                name = node["name"] if isinstance(node, Mapping) else node
-                model = component_config_class(part, str(name))
-            except (ValidationError, KeyError, TypeError):
+                model = component_config_class(annotation.kind, str(name))
+            except ValidationError:
                 return []
-            continue
-        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
     return list(model.model_fields) if model is not None else []

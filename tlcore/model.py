@@ -32,8 +32,9 @@ class TransferModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.head = head
-        self._bn_eval: list[nn.Module] = []
+        self._eval_modules: list[nn.Module] = []
         self._backbone_frozen = False
+        self.backbone_is_constant = False
         names = [g.name for g in backbone.layer_groups()]
         if HEAD_GROUP in names or len(set(names)) != len(names):
             raise PluginError(f"{type(backbone).__qualname__}.layer_groups() must return unique names other "
@@ -59,13 +60,18 @@ class TransferModel(nn.Module):
         return [g.name for g in self.layer_groups()]
 
     def apply_plan(self, plan: Plan) -> None:
-        """Set ``requires_grad`` and BatchNorm modes of every group as ``plan`` says."""
+        """Set ``requires_grad`` and BatchNorm modes of every group as ``plan`` says.
+
+        When the whole backbone is frozen and no group updates BatchNorm statistics, the
+        backbone is a constant function: it is kept entirely in eval mode (dropout and
+        drop-path off too), which is what makes its features cacheable.
+        """
         groups = self.layer_groups()
         if [g.name for g in groups] != [g.name for g in plan.groups]:
             raise ValueError(f"plan groups {[g.name for g in plan.groups]} do not match the model's "
                              f"{[g.name for g in groups]}")
         params = dict(self.named_parameters())
-        self._bn_eval = []
+        self._eval_modules = []
         for group in groups:
             entry = plan.group(group.name)
             for name in group.params:
@@ -74,16 +80,20 @@ class TransferModel(nn.Module):
                 continue
             for module in group_modules(self, group):
                 if isinstance(module, _BatchNorm):
-                    self._bn_eval.append(module)
+                    self._eval_modules.append(module)
                     if entry.bn_mode == "train_affine":
                         module.requires_grad_(True)
         self._backbone_frozen = not any(p.requires_grad for p in self.backbone.parameters())
+        updates_stats = any(not g.trainable and g.bn_mode == "train_stats" for g in plan.groups)
+        self.backbone_is_constant = self._backbone_frozen and not updates_stats
+        if self.backbone_is_constant:
+            self._eval_modules = [self.backbone]
         self.train(self.training)
 
     def train(self, mode: bool = True) -> TransferModel:
-        """Switch train/eval mode, keeping frozen BatchNorm layers in eval mode."""
+        """Switch train/eval mode, keeping frozen BatchNorm layers (or a frozen backbone) in eval mode."""
         super().train(mode)
-        for module in self._bn_eval:
+        for module in self._eval_modules:
             module.eval()
         return self
 
