@@ -27,6 +27,29 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(pairs: Sequence[str]) -> dict[str, object]:
+    import yaml
+
+    from tlcore.errors import ConfigError
+
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, e.g. --set trainer.epochs=3; got {pair!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from tlcore.config import load_config
+    from tlcore.planning import format_summary, summarise
+
+    config = load_config(args.config, _overrides(args.set))
+    print(format_summary(config, summarise(config)))
+    return 0
+
+
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from tlcore.quickstart import run
 
@@ -46,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                                   "components each registers; plugins that failed to load go to stderr.")
     plugins.add_argument("--json", action="store_true", help="print JSON")
     plugins.set_defaults(func=_cmd_plugins)
+
+    plan = commands.add_parser("plan", help="print what each phase trains, without training",
+                               description="Print, per phase of the freeze policy, every layer group with its "
+                               "parameter count, whether it trains, its peak learning rate and its BatchNorm mode. "
+                               "Nothing is trained and no pretrained weights are loaded.")
+    plan.add_argument("config", help="experiment YAML file")
+    plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
+    plan.set_defaults(func=_cmd_plan)
 
     quickstart = commands.add_parser("quickstart", help="short offline end-to-end run on real photographs",
                                      description="Train EfficientNet-Lite0 on crops of real photographs, "

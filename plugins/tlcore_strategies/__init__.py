@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tlcore.hookspecs import hookimpl
+from tlcore_strategies.gradual import (
+    DiscriminativeLR,
+    DiscriminativeLRConfig,
+    GradualUnfreezing,
+    GradualUnfreezingConfig,
+)
 from tlcore_strategies.policies import (
     FeatureExtraction,
     FeatureExtractionConfig,
@@ -13,10 +19,14 @@ from tlcore_strategies.policies import (
 )
 
 __all__ = [
+    "DiscriminativeLR",
+    "DiscriminativeLRConfig",
     "FeatureExtraction",
     "FeatureExtractionConfig",
     "FineTuning",
     "FineTuningConfig",
+    "GradualUnfreezing",
+    "GradualUnfreezingConfig",
     "tlcore_register_freeze_policies",
 ]
 
@@ -26,3 +36,5 @@ def tlcore_register_freeze_policies(register: Callable[[type], None]) -> None:
     """Register the built-in strategies."""
     register(FeatureExtraction)
     register(FineTuning)
+    register(GradualUnfreezing)
+    register(DiscriminativeLR)

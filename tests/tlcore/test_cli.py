@@ -43,3 +43,34 @@ def test_broken_plugin_goes_to_stderr_and_the_rest_list(make_dist, tmp_path) -> 
 def test_usage_errors_exit_non_zero() -> None:
     result = run("no-such-command")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+PLAN = """
+backbone: {name: timm, model: test_resnet}
+policy:
+  name: discriminative_lr
+  base: {name: gradual_unfreezing, every: 2}
+num_classes: 3
+trainer: {epochs: 4, lr: 0.01}
+"""
+
+
+def test_plan_prints_each_phase_without_weights_or_training(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    result = run("plan", str(path))  # pretrained: true by default, yet offline works: no weights are loaded
+    assert result.returncode == 0, result.stderr
+    assert "phase 0 (epochs 0-1)" in result.stdout and "phase 1 (epochs 2-3)" in result.stdout
+    phase1 = result.stdout.split("phase 1")[1]
+    assert [line.split()[:3] for line in phase1.splitlines() if line.strip().startswith(("layer4", "layer3"))] == [
+        ["layer3", "42,432", "no"], ["layer4", "267,840", "yes"]]
+    assert "0.00385  train" in phase1  # 0.01 / 2.6 for the top backbone group
+
+
+def test_plan_error_is_one_paragraph_naming_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    result = run("plan", str(path), "--set", "policy.base.evry=3")
+    assert result.returncode == 2
+    assert "policy.base.evry: unknown key. Did you mean: every?" in result.stderr
+    assert "Traceback" not in result.stderr
