@@ -23,8 +23,43 @@ class Callback:
     def on_phase_start(self, trainer: Trainer, model: TransferModel, plan: Plan) -> None:
         """After a new plan phase was applied and the optimizer rebuilt for it."""
 
+    def on_batch_end(self, trainer: Trainer, model: TransferModel, batch: int, loss: float) -> None:
+        """After each training batch (and its optimizer step, if the batch completed one)."""
+
     def on_epoch_end(self, trainer: Trainer, model: TransferModel, record: dict[str, Any]) -> None:
-        """After an epoch's validation and checkpoint; ``record`` is the epoch's metrics."""
+        """After an epoch's validation and checkpoint; ``record`` is the epoch's metrics.
+
+        Set ``trainer.should_stop = True`` to end training after this epoch.
+        """
 
     def on_fit_end(self, trainer: Trainer, model: TransferModel) -> None:
         """After the last epoch."""
+
+
+class TensorBoardLogger(Callback):
+    """Log every numeric value of each epoch's record to TensorBoard.
+
+    Args:
+        log_dir: The event-file folder, usually ``RUN_DIR/tensorboard``.
+    """
+
+    def __init__(self, log_dir: str) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from tlcore.errors import ConfigError
+
+            raise ConfigError("trainer.tensorboard: the tensorboard package is not installed; "
+                              "pip install tensorboard, or set trainer.tensorboard: false") from None
+        self.writer = SummaryWriter(log_dir)
+
+    def on_epoch_end(self, trainer: Trainer, model: TransferModel, record: dict[str, Any]) -> None:
+        """Write the record's scalars at the epoch's index."""
+        for key, value in record.items():
+            if isinstance(value, int | float) and key != "epoch":
+                self.writer.add_scalar(key, value, int(record["epoch"]))
+        self.writer.flush()
+
+    def on_fit_end(self, trainer: Trainer, model: TransferModel) -> None:
+        """Close the event file."""
+        self.writer.close()

@@ -3,7 +3,7 @@
 A checkpoint is a folder ``checkpoints/<tag>/`` holding
 
 * ``model.safetensors``: the model's state dict;
-* ``optimizer.safetensors``: the optimizer's per-parameter state tensors;
+* ``optimizer.safetensors``: the optimizer's per-parameter state tensors (absent in ``best``);
 * ``state.json``: epoch, step, policy phase, optimizer hyperparameters, scheduler and RNG states.
 
 Each file is written to a temporary name, fsynced and renamed; the folder is complete
@@ -114,15 +114,15 @@ class Checkpoint:
 
 def save_checkpoint(directory: Path, tag: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
                     state: dict[str, Any], keep: int = 2) -> Path:
-    """Save a checkpoint as ``directory/tag`` and point ``latest.json`` at it.
+    """Save a checkpoint as ``directory/tag``; a ``step-`` checkpoint also becomes ``latest.json``.
 
     Args:
         directory: The ``checkpoints/`` folder.
-        tag: Folder name of this checkpoint, e.g. ``epoch-0003``.
+        tag: Folder name of this checkpoint, e.g. ``step-00000120`` or ``best``.
         model: Its state dict goes to ``model.safetensors``.
         optimizer: Its state goes to ``optimizer.safetensors`` and ``state.json``.
         state: JSON-serialisable training state (epoch, step, phase, scheduler...).
-        keep: How many of the newest ``epoch-``/``step-`` checkpoints to keep; others are removed.
+        keep: How many of the newest ``step-`` checkpoints to keep; older ones are removed (``best`` stays).
 
     Returns:
         The checkpoint folder.
@@ -143,8 +143,9 @@ def save_checkpoint(directory: Path, tag: str, model: torch.nn.Module, optimizer
     atomic_write_text(staging / "state.json", json.dumps(full_state))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
-    atomic_write_text(directory / LATEST, json.dumps({"checkpoint": tag}))
-    rolling = sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith(("epoch-", "step-")))
+    if tag.startswith("step-"):
+        atomic_write_text(directory / LATEST, json.dumps({"checkpoint": tag}))
+    rolling = sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith("step-"))
     for old in rolling[:-keep] if keep else []:
         if old != target:
             shutil.rmtree(old, ignore_errors=True)

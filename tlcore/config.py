@@ -101,6 +101,42 @@ class TrainerConfig(StrictModel):
     feature_cache_views: int = Field(1, ge=1, description="Augmented views to cache; epoch e trains on view "
                                      "e % views. Each view costs one backbone pass and its memory.")
     feature_cache_dir: Path | None = Field(None, description="Folder of the disk feature cache.")
+    accumulate_steps: int = Field(1, ge=1, description="Batches whose gradients are summed per optimizer step.")
+    clip_grad_norm: float | None = Field(None, gt=0, description="Clip the gradient norm to this value.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing of the cross-entropy loss.")
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32", description="32: float32. bf16: bfloat16 autocast (CPU or GPU). fp16: float16 autocast with a "
+        "gradient scaler (GPU only).")
+    memory_format: Literal["auto", "channels_last", "contiguous"] = Field(
+        "auto", description="auto: channels_last for convolutional backbones, which is faster on CPU and on GPU "
+        "with mixed precision.")
+    flush_denormal: bool = Field(True, description="Flush denormal floats to zero during CPU training (they slow "
+                                 "steps as weights fine-tune).")
+    class_balance: Literal["none", "weights", "sampler"] = Field(
+        "none", description="Imbalanced classes: weights (inverse-frequency loss weights) or sampler (class-balanced "
+        "sampling with replacement).")
+    monitor: str = Field("val_loss", description="Metric that selects the best epoch and drives early stopping, "
+                         "e.g. val_balanced_accuracy. Only validation metrics are allowed: the test split is never "
+                         "used for selection.")
+    monitor_mode: Literal["auto", "min", "max"] = Field("auto", description="Whether lower or higher is better; "
+                                                        "auto: min for losses, max otherwise.")
+    early_stopping_patience: int | None = Field(None, ge=1, description="Stop after this many epochs without "
+                                                "improvement of `monitor`.")
+    restore_best: bool = Field(True, description="After fit, load the weights of the best epoch into the model.")
+    checkpoint_every_steps: int | None = Field(None, ge=1, description="Also checkpoint every N optimizer steps, "
+                                               "so a crash mid-epoch loses at most N steps.")
+    keep_checkpoints: int = Field(2, ge=1, description="Rolling epoch/step checkpoints kept (best is kept apart).")
+    progress: Literal["auto", "bar", "lines", "none"] = Field(
+        "auto", description="auto: tqdm bars in a terminal, one line per epoch otherwise.")
+    tensorboard: bool = Field(False, description="Also log to RUN_DIR/tensorboard (needs the tensorboard package).")
+
+    @field_validator("monitor")
+    @classmethod
+    def _validation_metric(cls, value: str) -> str:
+        if not value.startswith("val_"):
+            raise ValueError(f"monitor must be a validation metric such as val_loss or val_balanced_accuracy, got "
+                             f"{value!r}; the test split is never used for selection")
+        return value
 
 
 def _component_field(kind: ComponentKind, default: str | None = None) -> Any:

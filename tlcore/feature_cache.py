@@ -131,7 +131,9 @@ class FeatureCache:
         views, labels = [], []
         for view in range(self.views):
             chunks = []
-            for images, targets in DataLoader(data, batch_size=self.batch_size, shuffle=False):
+            loader = DataLoader(data, batch_size=self.batch_size, shuffle=False,
+                                generator=torch.Generator().manual_seed(view))  # leaves the global RNG alone
+            for images, targets in loader:
                 chunks.append(backbone.forward_features(images.to(device)).float().cpu())
                 if view == 0:
                     labels.append(targets)

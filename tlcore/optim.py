@@ -43,5 +43,5 @@ def build_optimizer(model: Any, plan: Plan, config: TrainerConfig) -> torch.opti
     if not groups:
         raise ValueError("the freeze plan leaves no trainable parameter; check the policy config")
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0)
     return torch.optim.AdamW(groups, lr=config.lr)
