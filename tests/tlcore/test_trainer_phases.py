@@ -71,16 +71,16 @@ class Crash(Callback):
 def test_resume_inside_a_gradual_unfreezing_phase_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     recorder = RecordLR()
     model, trainer = setup(GRADUAL_DISCRIMINATIVE, [recorder])
-    trainer.fit(model, data(), checkpoint_dir=tmp_path / "straight")
+    trainer.fit(model, data(), run_dir=tmp_path / "straight")
     expected = {k: v.clone() for k, v in model.state_dict().items()}
 
     crashed_model, crashed = setup(GRADUAL_DISCRIMINATIVE, [Crash(after_epoch=2)])
     with pytest.raises(KeyboardInterrupt):
-        crashed.fit(crashed_model, data(), checkpoint_dir=tmp_path / "resumed")  # epoch 2 opened phase 1
+        crashed.fit(crashed_model, data(), run_dir=tmp_path / "resumed")  # epoch 2 opened phase 1
 
     resumed_recorder = RecordLR()
     resumed_model, resumed = setup(GRADUAL_DISCRIMINATIVE, [resumed_recorder])
-    history = resumed.fit(resumed_model, data(), checkpoint_dir=tmp_path / "resumed", resume=True)
+    history = resumed.fit(resumed_model, data(), run_dir=tmp_path / "resumed", resume=True)
     assert [row[0] for row in resumed_recorder.rows] == [3, 4, 5]
     assert resumed_recorder.rows == recorder.rows[3:]
     assert [h["phase"] for h in history] == [0, 0, 1, 1, 2, 2]
