@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tlcore.errors import TlcoreError
 
@@ -50,6 +51,42 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(name: str, report: object) -> None:
+    scalars = report.scalars()  # type: ignore[attr-defined]
+    print(f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tlcore.config import load_config
+    from tlcore.errors import ConfigError
+    from tlcore.runner import train
+
+    source = args.config
+    if args.resume:
+        if args.out is None:
+            raise ConfigError("--resume needs --out RUN_DIR, the run to continue")
+        source = Path(args.out) / "config.yaml" if args.config is None else args.config
+    elif args.config is None:
+        raise ConfigError("give a CONFIG file (tlcore config --example prints one)")
+    config = load_config(source, _overrides(args.set))
+    result = train(config, args.out, resume=args.resume)
+    if result.test is not None:
+        _print_report("test", result.test)
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tlcore.evaluation import evaluate_run
+
+    report = evaluate_run(Path(args.run_dir), args.split)
+    _print_report(args.split, report)
+    for name, figures in report.per_class.items():
+        print(f"  {name:<20} sensitivity {figures['sensitivity']:.3f}  specificity {figures['specificity']:.3f}  "
+              f"precision {figures['precision']:.3f}  n={figures['support']}")
+    return 0
+
+
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from tlcore.quickstart import run
 
@@ -78,6 +115,25 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
     plan.set_defaults(func=_cmd_plan)
+
+    train = commands.add_parser("train", help="train from a YAML config (works under torchrun)",
+                                description="Build data, model and trainer from CONFIG, train with model selection "
+                                "on the validation split, and evaluate on the test split. Under `torchrun "
+                                "--nproc_per_node=N -m tlcore train CONFIG` it trains with DDP.")
+    train.add_argument("config", nargs="?", help="experiment YAML file (optional with --resume)")
+    train.add_argument("--out", help="run directory (default: config run_dir, else runs/run-<time>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
+    train.set_defaults(func=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a run's best model on one of its splits",
+                                   description="Load RUN_DIR's config, split and best checkpoint, and report "
+                                   "accuracy, balanced accuracy, macro-F1, ROC-AUC and per-class sensitivity, "
+                                   "specificity and precision; writes <split>_report.json and plots.")
+    evaluate.add_argument("run_dir", help="a run directory written by tlcore train")
+    evaluate.add_argument("--split", choices=["train", "val", "test"], default="test", help="default: test")
+    evaluate.set_defaults(func=_cmd_evaluate)
 
     quickstart = commands.add_parser("quickstart", help="short offline end-to-end run on real photographs",
                                      description="Train EfficientNet-Lite0 on crops of real photographs, "

@@ -13,12 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tlcore.errors import ConfigError, UnknownComponentError, did_you_mean
 
-ComponentKind = Literal["backbone", "head", "policy"]
+ComponentKind = Literal["backbone", "head", "policy", "image_reader"]
 
 
 class StrictModel(BaseModel):
@@ -73,6 +81,12 @@ class FreezePolicyConfig(ComponentConfig):
     """Fields every freeze policy accepts. Plugins subclass this and narrow ``name``."""
 
     kind: ClassVar[ComponentKind] = "policy"
+
+
+class ImageReaderConfig(ComponentConfig):
+    """Fields every image reader accepts. Plugins subclass this and narrow ``name``."""
+
+    kind: ClassVar[ComponentKind] = "image_reader"
 
 
 class TrainerConfig(StrictModel):
@@ -139,6 +153,45 @@ class TrainerConfig(StrictModel):
         return value
 
 
+class DataSourceConfig(StrictModel):
+    """Where the images are and how they are split, read and augmented."""
+
+    root: Path | None = Field(None, description="An image folder laid out as root/<class>/<image>.")
+    manifest: Path | None = Field(None, description="A CSV or JSONL file with columns path, label and optional "
+                                  "split (train, val or test); relative paths are resolved against its folder.")
+    classes: list[str] | None = Field(None, description="Class names in label order. Default: the sorted folder "
+                                      "names or manifest labels. A label outside this list is an error.")
+    val_fraction: float = Field(0.15, ge=0, lt=1, description="Fraction of images held out for validation "
+                                "(model selection), when the manifest has no split column.")
+    test_fraction: float = Field(0.15, ge=0, lt=1, description="Fraction held out for the final test, never used "
+                                 "for selection.")
+    stratify: bool = Field(True, description="Keep class proportions equal across splits.")
+    split_seed: int = Field(0, description="Seed of the random split.")
+    augment: Literal["none", "light", "medium"] = Field(
+        "light", description="Training augmentation safe for medical images. light: flips, rotations up to 10 "
+        "degrees, shifts and scaling up to 5%. medium: light plus brightness and contrast up to 10%.")
+    flip: bool = Field(True, description="Allow horizontal flips in augmentation; set false when left and right "
+                       "differ (laterality, e.g. chest X-rays).")
+    image_size: int | None = Field(None, ge=16, description="Square input size; default: the backbone weights' own.")
+    on_bad_image: Literal["error", "skip"] = Field(
+        "error", description="A corrupt or unreadable image: error stops before training and names every bad file; "
+        "skip leaves them out and lists them in RUN_DIR/bad_images.json.")
+    verify: bool = Field(True, description="Decode every image once before training, so a bad file is found "
+                         "up front rather than hours in.")
+    cache_decoded: Literal["auto", "on", "off"] = Field(
+        "auto", description="Keep decoded images in memory. auto: when they fit in 2 GiB.")
+    readers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Options per image reader, e.g. "
+                                               "{dicom: {window: [40, 400]}, pillow: {scale: minmax}}.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSourceConfig:
+        if (self.root is None) == (self.manifest is None):
+            raise ValueError("give exactly one of data.root (an image folder) or data.manifest (a CSV/JSONL file)")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must leave images for training")
+        return self
+
+
 def _component_field(kind: ComponentKind, default: str | None = None) -> Any:
     description = f"The {kind}: a mapping with `name` and that component's fields."
     if default is None:
@@ -158,6 +211,8 @@ class ExperimentConfig(StrictModel):
     backbone: SerializeAsAny[BackboneConfig] = _component_field("backbone")
     head: SerializeAsAny[HeadConfig] = _component_field("head", "linear")
     policy: SerializeAsAny[FreezePolicyConfig] = _component_field("policy", "fine_tuning")
+    data: DataSourceConfig | None = Field(None, description="The images; required by `tlcore train`.")
+    run_dir: Path | None = Field(None, description="Run directory; default runs/<config name>-<time>.")
     num_classes: int | None = Field(None, ge=2, description="Number of classes; taken from the data if omitted.")
     trainer: TrainerConfig = Field(default_factory=lambda: TrainerConfig(), description="Training loop options.")
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tlcore.backbone import Backbone
     from tlcore.freeze import FreezePolicy
     from tlcore.head import Head
+    from tlcore.images import ImageReader
 
 PROJECT_NAME = "tlcore"
 
@@ -63,4 +64,16 @@ def tlcore_register_freeze_policies(register: Callable[[type[FreezePolicy]], Non
 
     Args:
         register: Call once per policy class, e.g. ``register(FineTuning)``.
+    """
+
+
+@hookspec
+def tlcore_register_image_readers(register: Callable[[type[ImageReader]], None]) -> None:
+    """Register :class:`~tlcore.images.ImageReader` subclasses (file formats).
+
+    A reader is chosen by file extension, or else by sniffing the file's first bytes,
+    so a plugin can add DICOM, NIfTI or whole-slide formats.
+
+    Args:
+        register: Call once per reader class, e.g. ``register(DicomReader)``.
     """

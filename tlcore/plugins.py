@@ -33,6 +33,7 @@ _HOOK_OF_KIND = {
     "backbone": "tlcore_register_backbones",
     "head": "tlcore_register_heads",
     "policy": "tlcore_register_freeze_policies",
+    "image_reader": "tlcore_register_image_readers",
 }
 
 
@@ -165,14 +166,16 @@ def reset_plugins(keep_registered: bool = False) -> None:
 
 def _build_registry(state: _State, kind: str) -> Registry[Any]:
     from tlcore.backbone import Backbone
-    from tlcore.config import BackboneConfig, FreezePolicyConfig, HeadConfig
+    from tlcore.config import BackboneConfig, FreezePolicyConfig, HeadConfig, ImageReaderConfig
     from tlcore.freeze import FreezePolicy
     from tlcore.head import Head
+    from tlcore.images import ImageReader
 
     bases: dict[str, tuple[type, type]] = {
         "backbone": (Backbone, BackboneConfig),
         "head": (Head, HeadConfig),
         "policy": (FreezePolicy, FreezePolicyConfig),
+        "image_reader": (ImageReader, ImageReaderConfig),
     }
     base, config_base = bases[kind]
     registry: Registry[Any] = Registry(kind, base, config_base, [f.name for f in state.failures])
@@ -202,7 +205,7 @@ def _build_registry(state: _State, kind: str) -> Registry[Any]:
 
 
 def registry(kind: str) -> Registry[Any]:
-    """Return the registry of ``kind`` (``"backbone"``, ``"head"`` or ``"policy"``)."""
+    """Return the registry of ``kind`` (``"backbone"``, ``"head"``, ``"policy"`` or ``"image_reader"``)."""
     if kind not in _HOOK_OF_KIND:
         raise ValueError(f"unknown component kind {kind!r}; expected one of {sorted(_HOOK_OF_KIND)}")
     state = _get_state()

@@ -300,6 +300,7 @@ class Trainer:
         if self._run is None or not self.context.is_main:
             return
         state = {"step": self.step, "phase": self.phase, "history": self.history, "best": self.best,
+                 "class_names": self.class_names,
                  "rng": rng_state(), "scaler": self.scaler.state_dict() if self.scaler else None, **extra}
         save_checkpoint(self._run.checkpoints, tag, model, self.optimizer if optimizer else None, state,
                         keep=self.config.keep_checkpoints)
