@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("give a CONFIG file (tlcore config --example prints one)")
     config = load_config(source, _overrides(args.set))
     result = train(config, args.out, resume=args.resume)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     if result.test is not None:
         _print_report("test", result.test)
     print(f"run directory: {result.run_dir}")

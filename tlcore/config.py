@@ -100,7 +100,9 @@ class TrainerConfig(StrictModel):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (ignored by AdamW).")
     seed: int = Field(0, description="Seed of every random number generator.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks CUDA if present.")
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    num_workers: int | Literal["auto"] = Field(
+        "auto", description="DataLoader worker processes. auto: none on the CPU (workers would compete with the "
+        "training threads), up to 8 on a GPU.")
     scheduler: Literal["constant", "cosine", "onecycle", "step"] = Field(
         "cosine", description="Learning-rate schedule over the whole run; it scales every group alike, so "
         "per-group multipliers hold.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -62,12 +63,14 @@ def _splits(samples: list[Sample], classes: list[str], config: DataSourceConfig,
 
 
 def prepare_data(config: DataSourceConfig, data_config: DataConfig, run_dir: Path | None = None,
-                 write: bool = True) -> DataBundle:
+                 write: bool = True, train_transform: Any = None, eval_transform: Any = None) -> DataBundle:
     """Read, verify, split and wrap the images for a backbone with ``data_config``.
 
     A split already saved in ``run_dir/split.csv`` is reused (resume, evaluation); otherwise the
     manifest's split column, else a seeded stratified split. ``split.csv``, ``classes.json`` and
-    ``bad_images.json`` are written to ``run_dir`` when ``write``.
+    ``bad_images.json`` are written to ``run_dir`` when ``write``. ``train_transform`` and
+    ``eval_transform`` replace the pipelines built from ``data_config`` (any callable on float
+    tensors ``(C, H, W)`` in [0, 1], e.g. a torchvision v2 ``Compose``).
 
     Raises:
         DataError: Bad images with ``on_bad_image: error`` (all are named), or a malformed source.
@@ -98,8 +101,10 @@ def prepare_data(config: DataSourceConfig, data_config: DataConfig, run_dir: Pat
         if bad:
             (run_dir / "bad_images.json").write_text(json.dumps({"skipped": len(bad), "images": bad}, indent=2) + "\n",
                                                      encoding="utf-8")
-    train_transform = build_transform(data_config, True, config.augment, config.flip, config.image_size)
-    eval_transform = build_transform(data_config, False, "none", config.flip, config.image_size)
+    if train_transform is None:
+        train_transform = build_transform(data_config, True, config.augment, config.flip, config.image_size)
+    if eval_transform is None:
+        eval_transform = build_transform(data_config, False, "none", config.flip, config.image_size)
     parts = {}
     for split in SPLITS:
         chosen = [s for s, name in zip(samples, splits, strict=True) if name == split]

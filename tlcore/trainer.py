@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -126,7 +127,11 @@ class Trainer:
         return torch.Generator().manual_seed(self.config.seed * 7_919 + epoch + 1)
 
     def _workers(self, data: Dataset[Any]) -> int:
-        return 0 if isinstance(data, TensorDataset) else self.config.num_workers
+        if isinstance(data, TensorDataset):
+            return 0
+        if self.config.num_workers == "auto":
+            return min(8, max(0, (os.cpu_count() or 1) - 1)) if self.device.type == "cuda" else 0
+        return self.config.num_workers
 
     def _cached(self, model: TransferModel, data: Dataset[Any] | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Cached features for ``data`` when the backbone is constant and caching applies."""

@@ -148,3 +148,12 @@ trainer: {{epochs: 2, batch_size: 4, lr: 0.01, monitor: val_balanced_accuracy}}
     missing = subprocess.run([sys.executable, "-m", "tlcore", "evaluate", str(tmp_path)], capture_output=True,
                              text=True, env=env)
     assert missing.returncode == 2 and "is not a run directory" in missing.stderr
+
+
+def test_custom_v2_transform_from_the_api(tmp_path: Path) -> None:
+    from torchvision.transforms import v2
+
+    root = image_folder(tmp_path / "images", classes=2, per_class=4)
+    custom = v2.Compose([v2.Resize(20), v2.CenterCrop(16)])
+    bundle = prepare_data(DataSourceConfig(root=root, val_fraction=0, test_fraction=0), RGB, train_transform=custom)
+    assert bundle.train[0][0].shape == (3, 16, 16)
