@@ -90,6 +90,45 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from tlcore.export import export_run
+
+    out, report = export_run(Path(args.run_dir), Path(args.out) if args.out else None,
+                             preprocessing=not args.no_preprocessing, layout=args.layout, channels=args.channels,
+                             probabilities=not args.no_probabilities, tolerance=args.tolerance)
+    print(f"wrote {out}")
+    print(f"parity on {report.images} validation images: max |logit diff| {report.max_abs_logit_diff:.2e} "
+          f"(tolerance {report.tolerance:g}), top-1 agreement {report.top1_agreement:.3f}, dynamic batch checked "
+          f"at {report.batch_sizes_checked}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from tlcore.predictor import OnnxPredictor, PredictorError
+
+    providers = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+    try:
+        predictor = OnnxPredictor(args.model, providers[args.provider], strict=args.strict)
+        results = predictor.predict(args.images, top_k=args.top_k, batch_size=args.batch_size)
+    except PredictorError as error:
+        print(f"tlcore predict: error: {error}", file=sys.stderr)
+        return 2
+    rows = [[image, rank + 1, name, f"{probability:.6f}"] for image, ranked in zip(args.images, results, strict=True)
+            for rank, (name, probability) in enumerate(ranked)]
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["image", "rank", "class", "probability"])
+            writer.writerows(rows)
+        print(f"wrote {len(results)} predictions to {args.out} (providers: {', '.join(predictor.providers)})")
+    else:
+        for image, ranked in zip(args.images, results, strict=True):
+            print(f"{image}: " + ", ".join(f"{name} {p:.3f}" for name, p in ranked))
+    return 0
+
+
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from tlcore.quickstart import run
 
@@ -137,6 +176,31 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a run directory written by tlcore train")
     evaluate.add_argument("--split", choices=["train", "val", "test"], default="test", help="default: test")
     evaluate.set_defaults(func=_cmd_evaluate)
+
+    export = commands.add_parser("export", help="export a run's best model to ONNX, gated on parity",
+                                 description="Write one ONNX file (opset 18, dynamic batch) with preprocessing, class "
+                                 "names and validation metrics inside. Export fails (exit code 2) when onnxruntime "
+                                 "and torch disagree beyond --tolerance on the run's validation images.")
+    export.add_argument("run_dir", help="a run directory written by tlcore train")
+    export.add_argument("--out", help="output file (default RUN_DIR/model.onnx)")
+    export.add_argument("--no-preprocessing", action="store_true",
+                        help="take normalised float32 NCHW input instead of raw uint8 images")
+    export.add_argument("--layout", choices=["NHWC", "NCHW"], default="NHWC", help="layout of raw input images")
+    export.add_argument("--channels", type=int, choices=[1, 3], help="channels of raw input (default: the model's)")
+    export.add_argument("--no-probabilities", action="store_true", help="output logits only")
+    export.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |logit difference|")
+    export.set_defaults(func=_cmd_export)
+
+    predict = commands.add_parser("predict", help="classify images with an exported ONNX model (no torch needed)",
+                                  description="Run a tlcore ONNX model with onnxruntime on image files.")
+    predict.add_argument("model", help="an ONNX file written by tlcore export")
+    predict.add_argument("images", nargs="+", help="image files")
+    predict.add_argument("--out", help="write a CSV of predictions here")
+    predict.add_argument("--top-k", type=int, default=1, help="classes per image (default 1)")
+    predict.add_argument("--batch-size", type=int, default=32, help="images per run (default 32)")
+    predict.add_argument("--provider", choices=["cpu", "cuda"], default="cpu", help="execution provider")
+    predict.add_argument("--strict", action="store_true", help="fail if the provider is not active")
+    predict.set_defaults(func=_cmd_predict)
 
     quickstart = commands.add_parser("quickstart", help="short offline end-to-end run on real photographs",
                                      description="Train EfficientNet-Lite0 on crops of real photographs, "

@@ -21,6 +21,8 @@ class TimmBackboneConfig(BackboneConfig):
     model: str = Field(description="timm model name, optionally with a pretrained tag, e.g. `resnet50.a1_in1k`.")
     drop_rate: float = Field(0.0, ge=0, lt=1, description="Dropout before the (removed) classifier.")
     drop_path_rate: float | None = Field(None, ge=0, lt=1, description="Stochastic depth rate, if the model has it.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="More keyword arguments for "
+                                   "timm.create_model, e.g. {img_size: 384} for a ViT.")
 
     @field_validator("model")
     @classmethod
@@ -73,7 +75,8 @@ class TimmBackbone(Backbone):
         """Create the timm model and load its pretrained weights."""
         import timm
 
-        kwargs: dict[str, Any] = {"num_classes": 0, "in_chans": config.in_chans, "drop_rate": config.drop_rate}
+        kwargs: dict[str, Any] = {**config.kwargs, "num_classes": 0, "in_chans": config.in_chans,
+                                  "drop_rate": config.drop_rate}
         if config.drop_path_rate is not None:
             kwargs["drop_path_rate"] = config.drop_path_rate
         state, source = _local_state(config)
