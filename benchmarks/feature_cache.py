@@ -17,7 +17,7 @@ import torch
 
 from tlcore.config import load_config
 from tlcore.model import build_model
-from tlcore.quickstart import normalised, texture_crops
+from tlcore.sample_data import normalised, texture_crops
 from tlcore.trainer import Trainer
 
 

@@ -37,13 +37,13 @@ def median_ms(call: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
 
 def fine_tuned_model(size: int) -> Any:
     from tlcore import Trainer, build_model, load_config
-    from tlcore.quickstart import normalised, texture_crops
+    from tlcore.sample_data import normalised, texture_crops
 
     config = load_config({"backbone": {"name": "timm", "model": "tf_efficientnet_lite0"},
                           "policy": "feature_extraction", "num_classes": 3,
                           "trainer": {"epochs": 5, "lr": 0.01, "device": "cpu", "progress": "none"}})
     model = build_model(config)
-    train, _ = texture_crops(size, 20, 1)
+    train, _ = texture_crops(size, 20, 0)
     Trainer.from_config(config).fit(model, normalised(train, model.backbone.data_config))
     return model.eval()
 

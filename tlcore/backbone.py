@@ -92,6 +92,16 @@ class Backbone(nn.Module, ABC):
     def layer_groups(self) -> list[LayerGroup]:
         """Return groups from input to output that cover every parameter exactly once."""
 
+    @classmethod
+    def list_models(cls, pattern: str = "*") -> list[tuple[str, str]]:
+        """Model names this backbone accepts that match ``pattern``, with where pretrained weights come from.
+
+        Returns:
+            ``(model, weights)`` pairs, ``weights`` being e.g. ``"hub"``, ``"bundled (package)"`` or
+            ``"none"``. Any model also takes a local weights file. The default lists nothing.
+        """
+        return []
+
     @property
     def in_chans(self) -> int:
         """Number of input channels the backbone takes."""

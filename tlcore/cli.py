@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tlcore.errors import TlcoreError
+from tlcore.errors import ConfigError, TlcoreError
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -32,7 +32,6 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 def _overrides(pairs: Sequence[str]) -> dict[str, object]:
     import yaml
 
-    from tlcore.errors import ConfigError
 
     overrides: dict[str, object] = {}
     for pair in pairs:
@@ -59,7 +58,6 @@ def _print_report(name: str, report: object) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from tlcore.config import load_config
-    from tlcore.errors import ConfigError
     from tlcore.runner import train
 
     source = args.config
@@ -129,11 +127,35 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_quickstart(args: argparse.Namespace) -> int:
-    from tlcore.quickstart import run
+def _cmd_config(args: argparse.Namespace) -> int:
+    from tlcore.config_example import example_yaml
 
-    run(size=args.size, epochs=args.epochs)
-    print("\nOn your own images: see README.md (the data, CLI and export commands arrive with later releases).")
+    if not args.example:
+        raise ConfigError("config: pass --example to print a complete, commented config")
+    print(example_yaml(), end="")
+    return 0
+
+
+def _cmd_backbones(args: argparse.Namespace) -> int:
+    from tlcore.plugins import registry
+
+    found = 0
+    for entry in registry("backbone"):
+        for model, weights in entry.component.list_models(args.pattern):
+            print(f"{entry.name:<12} {model:<44} {weights}")
+            found += 1
+    if not found:
+        print(f"no backbone model matches {args.pattern!r}", file=sys.stderr)
+        return 1
+    print(f"\n{found} model(s). Any of them also loads a local file: backbone.weights: /path/to/weights.safetensors",
+          file=sys.stderr)
+    return 0
+
+
+def _cmd_quickstart(args: argparse.Namespace) -> int:
+    from tlcore.quickstart import SMOKE, run
+
+    run(Path(args.out), SMOKE if args.smoke else None)
     return 0
 
 
@@ -202,11 +224,26 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--strict", action="store_true", help="fail if the provider is not active")
     predict.set_defaults(func=_cmd_predict)
 
-    quickstart = commands.add_parser("quickstart", help="short offline end-to-end run on real photographs",
-                                     description="Train EfficientNet-Lite0 on crops of real photographs, "
-                                     "pretrained against from scratch, fully offline.")
-    quickstart.add_argument("--size", type=int, default=128, help="crop size in pixels (default 128)")
-    quickstart.add_argument("--epochs", type=int, default=8, help="epochs per arm (default 8)")
+    config = commands.add_parser("config", help="print a complete, commented example config",
+                                 description="Print a complete YAML config with every field, its default and its "
+                                 "description; it validates as printed (after setting data.root).")
+    config.add_argument("--example", action="store_true", help="print the example config")
+    config.set_defaults(func=_cmd_config)
+
+    backbones = commands.add_parser("backbones", help="list backbone models and where their weights come from",
+                                    description="List the models every installed backbone plugin accepts, with "
+                                    "pretrained weights available: bundled in a package (offline), on the hub "
+                                    "(needs network), or none. Every model also accepts a local weights file.")
+    backbones.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'resnet*'")
+    backbones.set_defaults(func=_cmd_backbones)
+
+    quickstart = commands.add_parser("quickstart", help="offline demo: scratch vs feature extraction vs gradual "
+                                     "unfreezing on real images, then ONNX", description="Train EfficientNet-Lite0 "
+                                     "(bundled ImageNet weights) three ways on Animal-MNIST silhouettes, fully "
+                                     "offline, print a results table, export the best arm to ONNX and classify "
+                                     "held-out images with it.")
+    quickstart.add_argument("--out", default="quickstart_run", help="output folder (default quickstart_run)")
+    quickstart.add_argument("--smoke", action="store_true", help="a tiny, seconds-long run (for tests)")
     quickstart.set_defaults(func=_cmd_quickstart)
     return parser
 

@@ -96,6 +96,27 @@ class TimmBackbone(Backbone):
                 load_into(model, _fit_state(model, state, config.in_chans), source)
         return cls(model, config.model, config.in_chans, source)
 
+    @classmethod
+    def list_models(cls, pattern: str = "*") -> list[tuple[str, str]]:
+        """timm models matching ``pattern``: bundled weights, hub weights (with their tags), or none."""
+        import timm
+        from timm.models import split_model_name_tag
+
+        tags: dict[str, list[str]] = {}
+        for name in timm.list_pretrained(pattern if "." in pattern else f"{pattern}.*"):
+            base, tag = split_model_name_tag(name)
+            tags.setdefault(base, []).append(tag)
+        listing = []
+        for model in timm.list_models(pattern.split(".")[0]):
+            sources = []
+            bundled = BUNDLED.get(model)
+            if bundled is not None and bundled.available():
+                sources.append(f"bundled ({bundled.distribution})")
+            if model in tags:
+                sources.append(f"hub ({', '.join(tags[model][:3])}{', ...' if len(tags[model]) > 3 else ''})")
+            listing.append((model, "; ".join(sources) or "none"))
+        return listing
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled pre-logits features ``(B, num_features)``."""
         out: torch.Tensor = self.model(x)

@@ -92,6 +92,16 @@ class TorchvisionBackbone(Backbone):
             _adapt_first_conv_to_gray(model)
         return cls(model, config.model, num_features, _data_config(default_weights, config.in_chans), source)
 
+    @classmethod
+    def list_models(cls, pattern: str = "*") -> list[tuple[str, str]]:
+        """torchvision classification models matching ``pattern``; all have hub weights."""
+        import fnmatch
+
+        from torchvision.models import get_model_weights
+
+        return [(m, f"hub ({', '.join(w.name for w in get_model_weights(m))})") for m in _classification_models()
+                if fnmatch.fnmatch(m, pattern)]
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled pre-logits features ``(B, num_features)``."""
         out: torch.Tensor = self.model(x)
