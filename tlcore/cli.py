@@ -152,6 +152,26 @@ def _cmd_backbones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    from tlcore.config import load_config
+    from tlcore.data import discover, prepare_data
+    from tlcore.lr_finder import find_lr
+    from tlcore.model import build_model
+    from tlcore.trainer import Trainer
+
+    config = load_config(args.config, _overrides(args.set))
+    if config.data is None:
+        raise ConfigError("data: required by lr-find; set data.root or data.manifest")
+    _, classes = discover(config.data)
+    model = build_model(config, num_classes=len(classes))
+    data = prepare_data(config.data, model.backbone.data_config, write=False)
+    result = find_lr(Trainer.from_config(config), model, data.train, steps=args.steps)
+    result.plot(Path(args.out))
+    print(f"suggested learning rate: {result.suggestion:.3g} (steepest descent of the smoothed loss over "
+          f"{len(result.lrs)} steps; plot: {args.out}). Set it as trainer.lr.")
+    return 0
+
+
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from tlcore.quickstart import SMOKE, run
 
@@ -236,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(needs network), or none. Every model also accepts a local weights file.")
     backbones.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'resnet*'")
     backbones.set_defaults(func=_cmd_backbones)
+
+    lr_find = commands.add_parser("lr-find", help="LR range test: plot loss against LR and suggest a rate",
+                                  description="Train briefly while the learning rate grows exponentially, plot the "
+                                  "smoothed loss against it, and suggest the rate where the loss falls fastest. The "
+                                  "policy's first phase decides what trains; weights are not kept.")
+    lr_find.add_argument("config", help="experiment YAML file")
+    lr_find.add_argument("--out", default="lr_find.png", help="plot file (default lr_find.png)")
+    lr_find.add_argument("--steps", type=int, default=80, help="batches to try (default 80)")
+    lr_find.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    lr_find.set_defaults(func=_cmd_lr_find)
 
     quickstart = commands.add_parser("quickstart", help="offline demo: scratch vs feature extraction vs gradual "
                                      "unfreezing on real images, then ONNX", description="Train EfficientNet-Lite0 "

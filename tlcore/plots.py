@@ -20,6 +20,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def learning_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
     """Loss (left) and validation metrics (right) per epoch."""
     plt = _pyplot()
@@ -37,10 +44,7 @@ def learning_curves(history: Sequence[dict[str, Any]], path: Path) -> Path:
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:
             axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)
 
 
 def confusion_matrix(report: EvaluationReport, path: Path, title: str = "confusion matrix") -> Path:
@@ -53,10 +57,7 @@ def confusion_matrix(report: EvaluationReport, path: Path, title: str = "confusi
     ConfusionMatrixDisplay(np.array(report.confusion), display_labels=report.class_names).plot(
         ax=axis, colorbar=False, xticks_rotation=45)
     axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)
 
 
 def roc_curves(report: EvaluationReport, path: Path, title: str = "ROC, one-vs-rest") -> Path:
@@ -74,7 +75,4 @@ def roc_curves(report: EvaluationReport, path: Path, title: str = "ROC, one-vs-r
                                          name=report.class_names[index])
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     axis.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)

@@ -79,7 +79,7 @@ def run(out: Path, size: QuickstartSize | None = None, log: Callable[[str], Any]
     log(f"data: {root} - Animal-MNIST silhouettes (MIT), {len(ANIMALS)} classes x {size.per_class} images: "
         f"{size.per_class - size.val_per_class - size.test_per_class} train, {size.val_per_class} validation, "
         f"{size.test_per_class} test per class, resized to {size.image_size} px")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for arm, raw in arm_configs(root, size).items():
         path = out / "configs" / f"{arm}.yaml"
         path.parent.mkdir(exist_ok=True)

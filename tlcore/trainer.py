@@ -133,8 +133,10 @@ class Trainer:
             return min(8, max(0, (os.cpu_count() or 1) - 1)) if self.device.type == "cuda" else 0
         return self.config.num_workers
 
-    def _cached(self, model: TransferModel, data: Dataset[Any] | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Cached features for ``data`` when the backbone is constant and caching applies."""
+    def cached_features(self, model: TransferModel, data: Dataset[Any] | None
+                        ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Cached features ``(views, N, F)`` and labels of ``data``, when the backbone is constant and caching
+        applies (see ``trainer.feature_cache``); else ``None``."""
         if self.feature_cache is None or data is None or not model.backbone_is_constant:
             return None
         if self.config.feature_cache == "auto" and not is_deterministic(data):
@@ -333,7 +335,7 @@ class Trainer:
         """One pass over the training data (or its cached features); returns the epoch's record."""
         assert self.optimizer is not None and self.scheduler is not None and self.plan is not None
         config = self.config
-        cached = self._cached(model, train_data)
+        cached = self.cached_features(model, train_data)
         data: Dataset[Any] = train_data
         module: nn.Module = model
         if cached is not None:
@@ -397,7 +399,7 @@ class Trainer:
     # ------------------------------------------------------- evaluate, predict
     def _outputs(self, model: nn.Module, data: Dataset[Any]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(logits, labels) batches of this process's shard of ``data``, features cached when possible."""
-        cached = self._cached(model, data) if isinstance(model, TransferModel) else None
+        cached = self.cached_features(model, data) if isinstance(model, TransferModel) else None
         source, forward = data, model
         if cached is not None and isinstance(model, TransferModel):
             source, forward = TensorDataset(cached[0][0], cached[1]), model.head

@@ -68,7 +68,8 @@ def test_offline_pretrained_request_explains_the_local_file(tmp_path: Path) -> N
 
 
 def test_every_subcommand_has_help() -> None:
-    for command in ("train", "plan", "evaluate", "export", "predict", "plugins", "backbones", "config", "quickstart"):
+    for command in ("train", "plan", "evaluate", "export", "predict", "plugins", "backbones", "config", "quickstart",
+                    "lr-find"):
         result = tlcore(command, "--help")
         assert result.returncode == 0 and "usage: tlcore" in result.stdout, command
 
@@ -85,3 +86,18 @@ def test_quickstart_smoke_run(tmp_path: Path) -> None:
     assert "tlcore train my.yaml" in result.stdout and "predicted" in result.stdout
     for arm in ("from_scratch", "feature_extraction"):
         assert load_config(tmp_path / "qs" / "configs" / f"{arm}.yaml").data is not None
+
+
+def test_lr_find_plots_and_suggests(tmp_path: Path) -> None:
+    from tlcore.testing.images import image_folder
+
+    root = image_folder(tmp_path / "images", classes=2, per_class=6)
+    config = tmp_path / "lr.yaml"
+    config.write_text(f"backbone: {{name: timm, model: test_resnet, pretrained: false}}\n"
+                      f"policy: feature_extraction\ndata: {{root: {root}, image_size: 32, augment: none}}\n"
+                      f"trainer: {{batch_size: 4}}\n")
+    result = tlcore("lr-find", str(config), "--out", str(tmp_path / "lr.png"), "--steps", "20")
+    assert result.returncode == 0, result.stderr
+    assert "suggested learning rate:" in result.stdout
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    assert tlcore("lr-find", str(tmp_path / "missing.yaml")).returncode == 2

@@ -66,10 +66,13 @@ def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_every_config_field_has_a_description() -> None:
+    from tlcore_strategies.gradual import UnfreezePhase
+
+    from tlcore.config import DataSourceConfig, TrainerConfig
     from tlcore.plugins import registry
 
-    models = [ExperimentConfig, ExperimentConfig.model_fields["trainer"].annotation]
-    models += [r.config_class for kind in ("backbone", "head", "policy") for r in registry(kind)]
+    models = [ExperimentConfig, TrainerConfig, DataSourceConfig, UnfreezePhase]
+    models += [r.config_class for kind in ("backbone", "head", "policy", "image_reader") for r in registry(kind)]
     for model in models:
         for field_name, field in model.model_fields.items():  # type: ignore[union-attr]
             assert field.description, f"{model.__name__}.{field_name} has no description"
