@@ -212,7 +212,7 @@ class ExperimentConfig(StrictModel):
 
     backbone: SerializeAsAny[BackboneConfig] = _component_field("backbone")
     head: SerializeAsAny[HeadConfig] = _component_field("head", "linear")
-    policy: SerializeAsAny[FreezePolicyConfig] = _component_field("policy", "fine_tuning")
+    policy: SerializeAsAny[FreezePolicyConfig] = _component_field("policy", "recipe")
     data: DataSourceConfig | None = Field(None, description="The images; required by `tlcore train`.")
     run_dir: Path | None = Field(None, description="Run directory; default runs/<config name>-<time>.")
     num_classes: int | None = Field(None, ge=2, description="Number of classes; taken from the data if omitted.")

@@ -30,12 +30,17 @@ class GroupPlan:
         trainable: Whether the group's parameters are optimised.
         lr_mult: Multiplier of the base learning rate (used only when trainable).
         bn_mode: BatchNorm behaviour when the group is frozen.
+        bn_update_stats: When the group trains, whether its BatchNorm layers re-estimate their
+            running statistics (train mode). False keeps the pretrained statistics while the
+            affine weights train, Keras's advice for fine-tuning: new batch statistics in lower
+            layers shift everything above them.
     """
 
     name: str
     trainable: bool
     lr_mult: float = 1.0
     bn_mode: BNMode = "frozen"
+    bn_update_stats: bool = True
 
 
 @dataclass(frozen=True)

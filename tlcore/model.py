@@ -76,6 +76,8 @@ class TransferModel(nn.Module):
             entry = plan.group(group.name)
             for name in group.params:
                 params[name].requires_grad_(entry.trainable)
+            if entry.trainable and not entry.bn_update_stats:
+                self._eval_modules += [m for m in group_modules(self, group) if isinstance(m, _BatchNorm)]
             if entry.trainable or entry.bn_mode == "train_stats":
                 continue
             for module in group_modules(self, group):

@@ -10,6 +10,8 @@ from tlcore_strategies.gradual import (
     DiscriminativeLRConfig,
     GradualUnfreezing,
     GradualUnfreezingConfig,
+    Recipe,
+    RecipeConfig,
 )
 from tlcore_strategies.policies import (
     FeatureExtraction,
@@ -27,6 +29,8 @@ __all__ = [
     "FineTuningConfig",
     "GradualUnfreezing",
     "GradualUnfreezingConfig",
+    "Recipe",
+    "RecipeConfig",
     "tlcore_register_freeze_policies",
 ]
 
@@ -38,3 +42,4 @@ def tlcore_register_freeze_policies(register: Callable[[type], None]) -> None:
     register(FineTuning)
     register(GradualUnfreezing)
     register(DiscriminativeLR)
+    register(Recipe)

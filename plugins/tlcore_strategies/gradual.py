@@ -31,13 +31,17 @@ class GradualUnfreezingConfig(FreezePolicyConfig):
     """Config of ``gradual_unfreezing``: the head first, then one more group at a time, top down."""
 
     name: Literal["gradual_unfreezing"] = "gradual_unfreezing"
-    every: int = Field(1, ge=1, description="Epochs per phase: the head alone for `every` epochs, then one more "
-                       "group every `every` epochs.")
+    every: int = Field(1, ge=1, description="Epochs per phase: one more group every `every` epochs.")
+    head_epochs: int | None = Field(None, ge=0, description="Epochs that train the head alone first (on cached "
+                                    "features when possible); default `every`.")
     groups_per_phase: int = Field(1, ge=1, description="Backbone groups unfrozen at each phase change.")
     phases: list[UnfreezePhase] | None = Field(
         None, description="Explicit schedule instead of `every`: a list of {epoch, train_top_groups}, the first at "
         "epoch 0, epochs increasing.")
     bn_mode: BNMode = Field("frozen", description="BatchNorm mode of the groups still frozen.")
+    unfrozen_bn: Literal["update", "frozen"] = Field(
+        "update", description="BatchNorm statistics of unfrozen groups: update re-estimates them from the new data; "
+        "frozen keeps the pretrained ones while the affine weights train.")
 
     @field_validator("phases")
     @classmethod
@@ -62,8 +66,9 @@ class GradualUnfreezing(FreezePolicy):
             index = max(i for i, p in enumerate(self.config.phases) if p.epoch <= epoch)
             top = self.config.phases[index].train_top_groups
             return index, num_groups if top == "all" else min(top, num_groups)
+        head = self.config.every if self.config.head_epochs is None else self.config.head_epochs
         max_phase = -(-num_groups // self.config.groups_per_phase)
-        phase = min(epoch // self.config.every, max_phase)
+        phase = 0 if epoch < head else min(1 + (epoch - head) // self.config.every, max_phase)
         return phase, min(phase * self.config.groups_per_phase, num_groups)
 
     def plan(self, epoch: int, groups: Sequence[str]) -> Plan:
@@ -71,7 +76,9 @@ class GradualUnfreezing(FreezePolicy):
         *backbone, head = groups
         phase, top = self._phase(epoch, len(backbone))
         first = len(backbone) - top
-        entries = tuple(GroupPlan(g, trainable=i >= first, bn_mode=self.config.bn_mode) for i, g in enumerate(backbone))
+        update = self.config.unfrozen_bn == "update"
+        entries = tuple(GroupPlan(g, trainable=i >= first, bn_mode=self.config.bn_mode, bn_update_stats=update)
+                        for i, g in enumerate(backbone))
         return Plan(phase=phase, groups=(*entries, GroupPlan(head, trainable=True)))
 
 
@@ -127,6 +134,41 @@ class DiscriminativeLR(FreezePolicy):
         """The base plan with ``lr_mult`` multiplied by ``decay ** distance_from_top``."""
         base = self.base.plan(epoch, groups)
         last = len(base.groups) - 1
-        scaled = tuple(GroupPlan(g.name, g.trainable, g.lr_mult * self.decay ** (last - i), g.bn_mode)
-                       for i, g in enumerate(base.groups))
+        scaled = tuple(GroupPlan(g.name, g.trainable, g.lr_mult * self.decay ** (last - i), g.bn_mode,
+                                 g.bn_update_stats) for i, g in enumerate(base.groups))
         return Plan(phase=base.phase, groups=scaled)
+
+
+class RecipeConfig(FreezePolicyConfig):
+    """Config of ``recipe``, the default strategy: feature extraction, then gradual unfreezing with
+    discriminative learning rates."""
+
+    name: Literal["recipe"] = "recipe"
+    head_epochs: int = Field(2, ge=0, description="Epochs that train the head alone on cached features.")
+    every: int = Field(1, ge=1, description="Then one more backbone group (top down) every `every` epochs.")
+    factor: float = Field(2.6, gt=1, description="Each group one step further from the top trains `factor` times "
+                          "slower (ULMFiT).")
+    bn_mode: BNMode = Field("frozen", description="BatchNorm mode of the groups still frozen.")
+    unfrozen_bn: Literal["update", "frozen"] = Field(
+        "frozen", description="BatchNorm statistics of unfrozen groups; frozen keeps the pretrained ones (measured: "
+        "re-estimating them late, on small batches of shifted data, cost accuracy).")
+
+
+class Recipe(FreezePolicy):
+    """Two stages: the head on a frozen backbone (cheap, cached), then ULMFiT-style gradual unfreezing
+    from the top with rates decaying by ``factor`` per group. It is ``discriminative_lr`` over
+    ``gradual_unfreezing``, with defaults chosen by measurement (see the docs' strategy guide)."""
+
+    name = "recipe"
+    config_class = RecipeConfig
+    config: RecipeConfig
+
+    def __init__(self, config: RecipeConfig) -> None:
+        super().__init__(config)
+        base = GradualUnfreezingConfig(head_epochs=config.head_epochs, every=config.every, bn_mode=config.bn_mode,
+                                       unfrozen_bn=config.unfrozen_bn)
+        self.inner = DiscriminativeLR(DiscriminativeLRConfig(factor=config.factor, base=base))
+
+    def plan(self, epoch: int, groups: Sequence[str]) -> Plan:
+        """The plan of ``discriminative_lr`` over ``gradual_unfreezing``."""
+        return self.inner.plan(epoch, groups)

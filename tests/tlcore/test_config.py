@@ -15,7 +15,7 @@ BASE = {"backbone": {"name": "timm", "model": "test_resnet", "pretrained": False
 def test_components_resolve_to_their_plugin_config_classes() -> None:
     config = load_config(BASE)
     assert type(config.backbone).__name__ == "TimmBackboneConfig"
-    assert config.head.name == "linear" and config.policy.name == "fine_tuning"
+    assert config.head.name == "linear" and config.policy.name == "recipe"
     dumped = config.model_dump(mode="json")
     assert dumped["backbone"]["model"] == "test_resnet"
     assert load_config(dumped) == config

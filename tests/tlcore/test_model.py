@@ -87,3 +87,15 @@ def test_num_classes_is_required() -> None:
     config = load_config({"backbone": {"name": "timm", "model": "test_vit", "pretrained": False}})
     with pytest.raises(ConfigError, match="num_classes"):
         build_model(config)
+
+
+def test_trainable_groups_can_keep_pretrained_bn_statistics(images: torch.Tensor) -> None:
+    model = make_model()
+    *backbone, head = model.group_names()
+    model.apply_plan(Plan(0, (*(GroupPlan(g, True, bn_update_stats=False) for g in backbone), GroupPlan(head, True))))
+    before = bn_stats(model)
+    model.train()(images).sum().backward()
+    assert all(torch.equal(a, b) for a, b in zip(before, bn_stats(model), strict=True))
+    bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
+    assert all(not m.training and m.weight.requires_grad for m in bns)
+    assert all(m.weight.grad is not None for m in bns)

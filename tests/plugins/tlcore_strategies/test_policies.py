@@ -26,7 +26,8 @@ def trainable(plan) -> list[str]:  # type: ignore[no-untyped-def]
     return [g.name for g in plan.groups if g.trainable]
 
 
-@pytest.mark.parametrize("name", ["feature_extraction", "fine_tuning", "gradual_unfreezing", "discriminative_lr"])
+@pytest.mark.parametrize("name", ["feature_extraction", "fine_tuning", "gradual_unfreezing", "discriminative_lr",
+                                  "recipe"])
 def test_contract(name: str) -> None:
     check_freeze_policy(policy({"name": name}))
 
@@ -103,3 +104,18 @@ def test_every_policy_trains_every_kind_of_backbone(backbone: str, strategy: str
     for name, _ in model.named_parameters():
         assert torch.equal(before[name], after[name]) == (name not in ever_trained), name
     assert len(registry("policy")) >= 4
+
+
+def test_recipe_is_the_default_and_starts_with_the_head_alone() -> None:
+    config = load_config({"backbone": {"name": "timm", "model": "test_resnet", "pretrained": False}})
+    assert config.policy.name == "recipe"
+    recipe = build_policy(config.policy)
+    plans = [recipe.plan(epoch, GROUPS) for epoch in range(6)]
+    assert [trainable(p) for p in plans] == [["head"], ["head"], ["l3", "head"], ["l2", "l3", "head"],
+                                             ["l1", "l2", "l3", "head"], GROUPS]
+    assert [g.lr_mult for g in plans[-1].groups] == pytest.approx([2.6**-4, 2.6**-3, 2.6**-2, 2.6**-1, 1.0])
+
+
+def test_gradual_unfreezing_head_epochs() -> None:
+    unfreeze = policy({"name": "gradual_unfreezing", "head_epochs": 3, "every": 2})
+    assert [unfreeze.plan(e, GROUPS).phase for e in range(8)] == [0, 0, 0, 1, 1, 2, 2, 3]
