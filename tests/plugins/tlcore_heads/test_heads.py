@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
+from tlcore_heads import LinearHead, LinearHeadConfig, MLPHead, MLPHeadConfig
 
 from tlcore.config import load_config
 from tlcore.model import build_model
 from tlcore.testing import check_head
-from tlcore_heads import LinearHead, LinearHeadConfig, MLPHead, MLPHeadConfig
 
 
 @pytest.mark.parametrize(("head", "config"), [(LinearHead, LinearHeadConfig()),
