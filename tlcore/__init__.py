@@ -26,6 +26,7 @@ _EXPORTS = {
     "build_policy": "tlcore.model",
     "Trainer": "tlcore.trainer",
     "train": "tlcore.runner",
+    "extract_features": "tlcore.features",
     "Callback": "tlcore.callbacks",
     "ExperimentConfig": "tlcore.config",
     "BackboneConfig": "tlcore.config",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
         load_config,
     )
     from tlcore.errors import ConfigError, TlcoreError
+    from tlcore.features import extract_features
     from tlcore.freeze import FreezePolicy, GroupPlan, Plan
     from tlcore.head import Head
     from tlcore.hookspecs import hookimpl

@@ -172,6 +172,17 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace) -> int:
+    from tlcore.config import load_config
+    from tlcore.features import extract_features
+
+    features = extract_features(load_config(args.config, _overrides(args.set)))
+    written = features.save(Path(args.out))
+    sizes = ", ".join(f"{split} {values[0].shape}" for split, values in features.splits.items())
+    print(f"features ({sizes}) written to {', '.join(map(str, written))}")
+    return 0
+
+
 def _cmd_quickstart(args: argparse.Namespace) -> int:
     from tlcore.quickstart import SMOKE, run
 
@@ -266,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("--steps", type=int, default=80, help="batches to try (default 80)")
     lr_find.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     lr_find.set_defaults(func=_cmd_lr_find)
+
+    features = commands.add_parser("features", help="export pooled backbone features of every split",
+                                   description="Write pooled features, labels, paths and class names of every split "
+                                   "to .npz (and Parquet if pyarrow is installed), for your own scikit-learn code.")
+    features.add_argument("config", help="experiment YAML file")
+    features.add_argument("--out", default="features.npz", help="output .npz file (default features.npz)")
+    features.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    features.set_defaults(func=_cmd_features)
 
     quickstart = commands.add_parser("quickstart", help="offline demo: scratch vs feature extraction vs gradual "
                                      "unfreezing on real images, then ONNX", description="Train EfficientNet-Lite0 "

