@@ -176,7 +176,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from tlcore.config import load_config
     from tlcore.features import extract_features
 
-    features = extract_features(load_config(args.config, _overrides(args.set)))
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else []
+    features = extract_features(load_config(args.config, _overrides(args.set)), groups=groups)
     written = features.save(Path(args.out))
     sizes = ", ".join(f"{split} {values[0].shape}" for split, values in features.splits.items())
     print(f"features ({sizes}) written to {', '.join(map(str, written))}")
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "to .npz (and Parquet if pyarrow is installed), for your own scikit-learn code.")
     features.add_argument("config", help="experiment YAML file")
     features.add_argument("--out", default="features.npz", help="output .npz file (default features.npz)")
+    features.add_argument("--groups", help="also pooled outputs of these layer groups, comma-separated "
+                          "(see tlcore plan for the names)")
     features.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     features.set_defaults(func=_cmd_features)
 

@@ -3,7 +3,8 @@ your own scikit-learn code (``tlcore features``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ class FeatureSet:
     classes: list[str]
     splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]
     cache: FeatureCache
+    intermediate: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def save(self, path: Path) -> list[Path]:
         """Write ``path`` (.npz) and, if pyarrow is installed, a Parquet file beside it."""
@@ -27,6 +29,8 @@ class FeatureSet:
         for split, (features, labels, paths) in self.splits.items():
             arrays.update({f"{split}_features": features, f"{split}_labels": labels,
                            f"{split}_paths": np.array(paths)})
+            for group, values in self.intermediate.get(split, {}).items():
+                arrays[f"{split}_features_{group}"] = values
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays)
         written = [path]
@@ -44,11 +48,58 @@ class FeatureSet:
         return [*written, parquet]
 
 
-def extract_features(config: ExperimentConfig, cache: FeatureCache | None = None) -> FeatureSet:
+def group_output_module(backbone: Any, group: Any) -> Any:
+    """The module whose output ends a layer group: the group's common module, else the module
+    holding its last parameter."""
+    parts = [p.split(".")[:-1] for p in group.params]
+    prefix: list[str] = []
+    for tokens in zip(*parts, strict=False):
+        if len(set(tokens)) != 1:
+            break
+        prefix.append(tokens[0])
+    return backbone.get_submodule(".".join(prefix) if prefix else ".".join(parts[-1]))
+
+
+def intermediate_features(backbone: Any, dataset: Any, groups: Sequence[str], batch_size: int = 64
+                          ) -> dict[str, np.ndarray]:
+    """Globally average-pooled outputs of the named layer groups (multi-scale features)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from tlcore.errors import ConfigError
+
+    by_name = {g.name: g for g in backbone.layer_groups()}
+    unknown = [g for g in groups if g not in by_name]
+    if unknown:
+        raise ConfigError(f"--groups: {unknown} are not layer groups of this backbone; groups: {sorted(by_name)}")
+    outputs: dict[str, list[np.ndarray]] = {g: [] for g in groups}
+
+    def pooled(name: str) -> Any:
+        def hook(module: Any, inputs: Any, output: Any) -> None:
+            value = output[0] if isinstance(output, tuple | list) else output
+            value = value.mean(dim=(2, 3)) if value.ndim == 4 else value.mean(dim=1) if value.ndim == 3 else value
+            outputs[name].append(value.float().cpu().numpy())
+        return hook
+
+    handles = [group_output_module(backbone, by_name[g]).register_forward_hook(pooled(g)) for g in groups]
+    try:
+        backbone.eval()
+        with torch.no_grad():
+            for images, _ in DataLoader(dataset, batch_size=batch_size):
+                backbone.forward_features(images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {g: np.concatenate(v) for g, v in outputs.items()}
+
+
+def extract_features(config: ExperimentConfig, cache: FeatureCache | None = None,
+                     groups: Sequence[str] = ()) -> FeatureSet:
     """Pooled features of every split of ``config.data`` through ``config.backbone`` (no augmentation).
 
     Features come from the feature cache: a second call with the same cache, weights,
-    preprocessing and data reuses them.
+    preprocessing and data reuses them. ``groups`` adds the pooled outputs of those layer
+    groups (multi-scale features), computed directly.
     """
     import torch
 
@@ -73,4 +124,7 @@ def extract_features(config: ExperimentConfig, cache: FeatureCache | None = None
             continue
         features, labels = cache.features(backbone, dataset, torch.device("cpu"))
         splits[split] = (features[0].numpy(), labels.numpy(), [str(s.path) for s in dataset.samples])
-    return FeatureSet(classes, splits, cache)
+    intermediate = {split: intermediate_features(backbone, dataset, groups)
+                    for split, dataset in (("train", data.train), ("val", data.val), ("test", data.test))
+                    if dataset is not None and groups}
+    return FeatureSet(classes, splits, cache, intermediate)

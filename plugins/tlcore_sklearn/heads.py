@@ -159,17 +159,18 @@ class SVMConfig(SklearnHeadConfig):
 
 
 class SVMHead(SklearnHead):
-    """An RBF-kernel SVM with Platt-scaled probabilities."""
+    """An RBF-kernel SVM with sigmoid-calibrated (Platt) probabilities."""
 
     name = "svm"
     config_class = SVMConfig
-    default_grid: ClassVar[dict[str, list[Any]]] = {"C": [1.0, 10.0], "gamma": ["scale"]}
+    default_grid: ClassVar[dict[str, list[Any]]] = {"estimator__C": [1.0, 10.0], "estimator__gamma": ["scale"]}
 
     def estimator(self) -> Any:
-        """``SVC(probability=True)``."""
+        """``CalibratedClassifierCV(SVC(kernel="rbf"), ensemble=False)``."""
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import SVC
 
-        return SVC(kernel="rbf", probability=True, random_state=0)
+        return CalibratedClassifierCV(SVC(kernel="rbf"), method="sigmoid", cv=3, ensemble=False)
 
 
 class RandomForestConfig(SklearnHeadConfig):

@@ -45,7 +45,7 @@ def test_pca_svm_exports_to_one_onnx_matching_scikit_learn(root: Path, tmp_path:
     from tlcore.export import export_run
     from tlcore.predictor import OnnxPredictor
 
-    run = train(config_for(root, {"name": "svm", "pca": 8, "grid": {"C": [1.0, 10.0]}}), tmp_path / "run")  # type: ignore[arg-type]
+    run = train(config_for(root, {"name": "svm", "pca": 8, "grid": {"estimator__C": [1.0, 10.0]}}), tmp_path / "run")  # type: ignore[arg-type]
     out, report = export_run(run.run_dir)
     assert report.passed() and report.max_abs_logit_diff < 1e-4
     predictor = OnnxPredictor(out)
@@ -87,7 +87,7 @@ def test_features_of_the_cache_match_forward_features(root: Path) -> None:
 
 def test_wrong_classical_configs_are_field_errors(root: Path) -> None:
     with pytest.raises(ConfigError, match=r"head\.grid: Value error, grid values must not be empty: \['C'\]"):
-        config_for(root, {"name": "svm", "grid": {"C": []}})
+        config_for(root, {"name": "svm", "grid": {"C": []}})  # the message names the empty key
     config = config_for(root, {"name": "svm", "pca": 5000})
     with pytest.raises(ConfigError, match=r"head\.pca: 5000 components exceed the backbone's 96 features"):
         build_model(config, num_classes=3)  # type: ignore[arg-type]
@@ -101,9 +101,12 @@ def test_features_command_writes_npz(root: Path, tmp_path: Path) -> None:
     config = tmp_path / "features.yaml"
     config.write_text(f"backbone: {{name: timm, model: test_resnet, pretrained: false}}\n"
                       f"data: {{root: {root}, image_size: 32}}\n")
-    result = subprocess.run([sys.executable, "-m", "tlcore", "features", str(config), "--out", str(tmp_path / "f.npz")],
+    result = subprocess.run([sys.executable, "-m", "tlcore", "features", str(config), "--out", str(tmp_path / "f.npz"),
+                             "--groups", "layer2,layer4"],
                             capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     saved = np.load(tmp_path / "f.npz")
     assert saved["train_features"].shape[1] == 96 and len(saved["train_labels"]) == len(saved["train_paths"])
     assert list(saved["class_names"]) == ["class_0", "class_1", "class_2"]
+    assert saved["train_features_layer2"].shape == (len(saved["train_labels"]), 48)  # test_resnet widths
+    assert np.allclose(saved["train_features_layer4"], saved["train_features"], atol=1e-5)  # pooled top = features
