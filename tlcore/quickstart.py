@@ -37,7 +37,7 @@ class QuickstartSize:
     batch_size: int = 32
 
 
-SMOKE = QuickstartSize(per_class=6, val_per_class=2, test_per_class=2, image_size=32, epochs=1, batch_size=8)
+SMOKE = QuickstartSize(per_class=9, val_per_class=2, test_per_class=2, image_size=32, epochs=1, batch_size=8)
 
 
 def arm_configs(root: Path, size: QuickstartSize) -> dict[str, dict[str, Any]]:

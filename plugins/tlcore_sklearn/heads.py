@@ -94,7 +94,13 @@ class SklearnHead(Head):
             raise TlcoreError("a classical head needs at least 2 training images per class for cross-validation")
         search = GridSearchCV(self.make_pipeline(), grid, cv=StratifiedKFold(folds, shuffle=True, random_state=0),
                               scoring="balanced_accuracy", n_jobs=1)
-        search.fit(features, labels)
+        try:
+            search.fit(features, labels)
+        except ValueError as error:
+            counts = np.bincount(labels).tolist()
+            raise TlcoreError(f"the {self.name} head could not be fitted with {counts} training images per class "
+                              f"({str(error).splitlines()[0]}); add images, lower head.cv, or use "
+                              "logistic_regression, which needs fewer") from None
         self.pipeline = search.best_estimator_
         self.best_params = {k.removeprefix("classify__"): v for k, v in search.best_params_.items()}
         return {"cv_balanced_accuracy": float(search.best_score_), **self.best_params}
