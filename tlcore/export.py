@@ -6,10 +6,11 @@ The exported file is one self-contained ONNX model (opset 18 or newer, dynamic b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +95,27 @@ class ParityReport:
         return self.max_abs_logit_diff <= self.tolerance and self.top1_agreement == 1.0 and self.dynamic_batch
 
 
+@contextlib.contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path``; moved onto ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_graph(module: nn.Module, example: torch.Tensor, path: Path, outputs: list[str], opset: int = 18) -> None:
+    """torch's dynamo exporter with one ``images`` input whose batch axis is dynamic, in one file."""
+    torch.onnx.export(module, (example,), str(path), dynamo=True, external_data=False, opset_version=opset,
+                      input_names=["images"], output_names=outputs,
+                      dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}}, verbose=False)
+
+
 def _metadata(wrapper: PreprocessingWrapper, data_config: DataConfig, size: int, class_names: Sequence[str],
               extra: dict[str, Any]) -> dict[str, str]:
     from tlcore import __version__
@@ -175,15 +197,8 @@ def export_onnx(model: nn.Module, path: str | Path, data_config: DataConfig, cla
                                    probabilities).eval()
     example = images[: min(2, len(images))]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        torch.onnx.export(wrapper, (example,), str(tmp), dynamo=True, external_data=False, opset_version=opset,
-                          input_names=["images"],
-                          output_names=["logits", "probabilities"] if probabilities else ["logits"],
-                          dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}}, verbose=False)
+    with staged_file(path) as tmp:
+        export_graph(wrapper, example, tmp, ["logits", "probabilities"] if probabilities else ["logits"], opset)
         proto = onnx.load(str(tmp))
         meta = _metadata(wrapper, data_config, size, class_names, metadata or {})
         del proto.metadata_props[:]
@@ -197,10 +212,7 @@ def export_onnx(model: nn.Module, path: str | Path, data_config: DataConfig, cla
                 f"ONNX parity gate failed: max |logit difference| {report.max_abs_logit_diff:.3g} (tolerance "
                 f"{tolerance:g}), top-1 agreement {report.top1_agreement:.3f} on {report.images} images, dynamic batch "
                 f"{report.dynamic_batch}. Nothing was written to {path}.")
-        os.replace(tmp, path)
-        return report
-    finally:
-        tmp.unlink(missing_ok=True)
+    return report
 
 
 def run_images(run_dir: Path, count: int, preprocessing: bool, layout: Layout, channels: int | None) -> tuple[

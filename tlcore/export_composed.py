@@ -8,8 +8,6 @@ metadata and parity gate as a neural export, so :class:`~tlcore.predictor.OnnxPr
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,15 @@ import numpy as np
 import torch
 
 from tlcore.backbone import DataConfig
-from tlcore.export import ExportParityError, Layout, ParityReport, PreprocessingWrapper, _metadata
+from tlcore.export import (
+    ExportParityError,
+    Layout,
+    ParityReport,
+    PreprocessingWrapper,
+    _metadata,
+    export_graph,
+    staged_file,
+)
 from tlcore.model import TransferModel
 
 
@@ -76,14 +82,8 @@ def export_composed(model: TransferModel, path: str | Path, data_config: DataCon
     features = PreprocessingWrapper(model.backbone, data_config, channels or data_config.in_chans, layout,
                                     preprocessing=True, probabilities=False).eval()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        torch.onnx.export(features, (images[:2],), str(tmp), dynamo=True, external_data=False, opset_version=18,
-                          input_names=["images"], output_names=["features"],
-                          dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}})
+    with staged_file(path) as tmp:
+        export_graph(features, images[:2], tmp, ["features"])
         merged = compose(onnx.load(str(tmp)), model.head.to_onnx("features"))  # type: ignore[operator]
         meta = _metadata(PreprocessingWrapper(model, data_config, channels or data_config.in_chans, layout),
                          data_config, data_config.input_size[1], class_names, metadata or {})
@@ -106,10 +106,7 @@ def export_composed(model: TransferModel, path: str | Path, data_config: DataCon
             raise ExportParityError(f"composed ONNX parity gate failed: max |probability difference| {diff:.3g} "
                                     f"(tolerance {tolerance:g}), top-1 agreement {agreement:.3f}, dynamic batch "
                                     f"{dynamic}. Nothing was written to {path}.")
-        os.replace(tmp, path)
-        return report
-    finally:
-        tmp.unlink(missing_ok=True)
+    return report
 
 
 def _normalised(images: torch.Tensor, config: DataConfig, channels: int | None, layout: Layout) -> torch.Tensor:
