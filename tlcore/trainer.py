@@ -6,11 +6,10 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
@@ -24,6 +23,7 @@ from tlcore.config import ExperimentConfig, TrainerConfig
 from tlcore.errors import ConfigError, TlcoreError
 from tlcore.feature_cache import FeatureCache, Storage, is_deterministic
 from tlcore.freeze import FreezePolicy, GroupPlan, Plan
+from tlcore.inference import score
 from tlcore.metrics import EvaluationReport, classification_report
 from tlcore.model import TransferModel, build_policy
 from tlcore.optim import build_optimizer
@@ -109,7 +109,7 @@ class Trainer:
         return self.policy.plan(epoch, model.group_names())
 
     # ----------------------------------------------------------------- helpers
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
         precision = self.config.precision
         if precision == "32":
             return contextlib.nullcontext()
@@ -122,11 +122,11 @@ class Trainer:
             return any(isinstance(m, nn.Conv2d) for m in model.backbone.modules())
         return wanted == "channels_last"
 
-    def _generator(self, epoch: int) -> torch.Generator:
+    def generator(self, epoch: int) -> torch.Generator:
         """A loader's own generator, so creating a loader never draws from the global RNG (exact resume)."""
         return torch.Generator().manual_seed(self.config.seed * 7_919 + epoch + 1)
 
-    def _workers(self, data: Dataset[Any]) -> int:
+    def workers(self, data: Dataset[Any]) -> int:
         if isinstance(data, TensorDataset):
             return 0
         if self.config.num_workers == "auto":
@@ -343,8 +343,8 @@ class Trainer:
         forward = self._forward_module(module)
         batches = epoch_batches(len(data), config.batch_size, config.seed, epoch, self.context,  # type: ignore[arg-type]
                                 self._sample_weights, skip)
-        loader = DataLoader(data, batch_sampler=batches, num_workers=self._workers(data),
-                            pin_memory=self.device.type == "cuda", generator=self._generator(epoch))
+        loader = DataLoader(data, batch_sampler=batches, num_workers=self.workers(data),
+                            pin_memory=self.device.type == "cuda", generator=self.generator(epoch))
         channels_last = cached is None and self._channels_last(model)
         trainable = [p for g in self.optimizer.param_groups for p in g["params"]]
         total_batches, accumulate = skip + len(batches), config.accumulate_steps
@@ -359,7 +359,7 @@ class Trainer:
             boundary = (index + 1) % accumulate == 0 or index + 1 == total_batches
             sync = contextlib.nullcontext() if boundary or not self.context.distributed else forward.no_sync()  # type: ignore[operator]
             with sync:
-                with self._autocast():
+                with self.autocast():
                     loss: torch.Tensor = self._loss(forward(inputs).float(), targets)
                 if not math.isfinite(loss.item()):
                     raise TrainingDivergedError(
@@ -397,20 +397,6 @@ class Trainer:
         self.step += 1
 
     # ------------------------------------------------------- evaluate, predict
-    def _outputs(self, model: nn.Module, data: Dataset[Any]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(logits, labels) batches of this process's shard of ``data``, features cached when possible."""
-        cached = self.cached_features(model, data) if isinstance(model, TransferModel) else None
-        source, forward = data, model
-        if cached is not None and isinstance(model, TransferModel):
-            source, forward = TensorDataset(cached[0][0], cached[1]), model.head
-        sampler = distributed.ShardSampler(len(source), self.context)  # type: ignore[arg-type]
-        loader = DataLoader(source, batch_size=self.config.batch_size, sampler=sampler,
-                            num_workers=self._workers(source), generator=self._generator(-1))
-        for batch in loader:
-            inputs, labels = (batch[0], batch[1]) if isinstance(batch, list | tuple) else (batch, torch.empty(0))
-            with self._autocast():
-                yield forward(inputs.to(self.device)).float().cpu(), labels
-
     @torch.no_grad()
     def evaluate(self, model: nn.Module, data: Dataset[Any], class_names: Sequence[str] | None = None
                  ) -> EvaluationReport:
@@ -419,25 +405,12 @@ class Trainer:
         Under torchrun every process scores its shard and the predictions are gathered, so all
         processes return the same report.
         """
-        was_training = model.training
-        model.to(self.device).eval()
-        logits, labels = zip(*self._outputs(model, data), strict=True) if len(data) else ((), ())  # type: ignore[arg-type]
-        model.train(was_training)
-        local = (torch.cat(logits) if logits else torch.empty(0, 0), torch.cat(labels) if labels else torch.empty(0))
-        parts = distributed.gather((distributed.ShardSampler(len(data), self.context).indices, *local),  # type: ignore[arg-type]
-                                   self.context)
-        order = np.argsort(np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts]), kind="stable")
-        all_logits = torch.cat([p[1] for p in parts if len(p[1])])[order]
-        all_labels = torch.cat([p[2] for p in parts if len(p[2])]).long()[order]
-        loss = nn.functional.cross_entropy(all_logits, all_labels).item()
+        logits, labels = score(self, model, data)
+        loss = nn.functional.cross_entropy(logits, labels).item()
         names = class_names or self.class_names or getattr(data, "classes", None)
-        return classification_report(all_labels.numpy(), torch.softmax(all_logits, 1).numpy(), loss, names)
+        return classification_report(labels.numpy(), torch.softmax(logits, 1).numpy(), loss, names)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, data: Dataset[Any]) -> torch.Tensor:
-        """Class probabilities ``(N, num_classes)`` in dataset order (single process)."""
-        was_training = model.training
-        model.to(self.device).eval()
-        probabilities = [torch.softmax(logits, dim=1) for logits, _ in self._outputs(model, data)]
-        model.train(was_training)
-        return torch.cat(probabilities)
+        """Class probabilities ``(N, num_classes)`` in dataset order."""
+        return torch.softmax(score(self, model, data)[0], dim=1)
