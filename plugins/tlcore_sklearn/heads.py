@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -228,5 +229,7 @@ def pipeline_to_onnx(head: SklearnHead, input_name: str = "features") -> Any:
     if head.pipeline is None:
         raise TlcoreError("fit the head before exporting it")
     classifier = head.pipeline.steps[-1][1]
-    return convert_sklearn(head.pipeline, initial_types=[(input_name, FloatTensorType([None, head.num_features]))],
-                           options={id(classifier): {"zipmap": False}}, target_opset={"": 18, "ai.onnx.ml": 3})
+    with warnings.catch_warnings():  # skl2onnx reads SVC attributes that scikit-learn 1.9 marks deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        return convert_sklearn(head.pipeline, initial_types=[(input_name, FloatTensorType([None, head.num_features]))],
+                               options={id(classifier): {"zipmap": False}}, target_opset={"": 18, "ai.onnx.ml": 3})
