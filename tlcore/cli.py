@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tlcore.errors import ConfigError, TlcoreError
 
@@ -43,10 +44,9 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from tlcore.config import load_config
     from tlcore.planning import format_summary, summarise
 
-    config = load_config(args.config, _overrides(args.set))
+    config = _config(args)
     print(format_summary(config, summarise(config)))
     return 0
 
@@ -57,7 +57,6 @@ def _print_report(name: str, report: object) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from tlcore.config import load_config
     from tlcore.runner import train
 
     source = args.config
@@ -67,7 +66,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         source = Path(args.out) / "config.yaml" if args.config is None else args.config
     elif args.config is None:
         raise ConfigError("give a CONFIG file (tlcore config --example prints one)")
-    config = load_config(source, _overrides(args.set))
+    config = _config(args, source)
     result = train(config, args.out, resume=args.resume)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -153,13 +152,12 @@ def _cmd_backbones(args: argparse.Namespace) -> int:
 
 
 def _cmd_lr_find(args: argparse.Namespace) -> int:
-    from tlcore.config import load_config
     from tlcore.data import discover, prepare_data
     from tlcore.lr_finder import find_lr
     from tlcore.model import build_model
     from tlcore.trainer import Trainer
 
-    config = load_config(args.config, _overrides(args.set))
+    config = _config(args)
     if config.data is None:
         raise ConfigError("data: required by lr-find; set data.root or data.manifest")
     _, classes = discover(config.data)
@@ -173,11 +171,10 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from tlcore.config import load_config
     from tlcore.features import extract_features
 
     groups = [g.strip() for g in args.groups.split(",") if g.strip()] if args.groups else []
-    features = extract_features(load_config(args.config, _overrides(args.set)), groups=groups)
+    features = extract_features(_config(args), groups=groups)
     written = features.save(Path(args.out))
     sizes = ", ".join(f"{split} {values[0].shape}" for split, values in features.splits.items())
     print(f"features ({sizes}) written to {', '.join(map(str, written))}")
@@ -189,6 +186,18 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
 
     run(Path(args.out), SMOKE if args.smoke else None)
     return 0
+
+
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
+
+
+def _config(args: argparse.Namespace, source: str | Path | None = None) -> Any:
+    """The validated config of ``args.config`` (or ``source``) with the ``--set`` overrides."""
+    from tlcore.config import load_config
+
+    return load_config(source or args.config, _overrides(args.set))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,8 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "parameter count, whether it trains, its peak learning rate and its BatchNorm mode. "
                                "Nothing is trained and no pretrained weights are loaded.")
     plan.add_argument("config", help="experiment YAML file")
-    plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
+    _add_set(plan)
     plan.set_defaults(func=_cmd_plan)
 
     train = commands.add_parser("train", help="train from a YAML config (works under torchrun)",
@@ -219,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="?", help="experiment YAML file (optional with --resume)")
     train.add_argument("--out", help="run directory (default: config run_dir, else runs/run-<time>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config value, e.g. --set trainer.epochs=3 (repeatable)")
+    _add_set(train)
     train.set_defaults(func=_cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run's best model on one of its splits",
@@ -276,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("config", help="experiment YAML file")
     lr_find.add_argument("--out", default="lr_find.png", help="plot file (default lr_find.png)")
     lr_find.add_argument("--steps", type=int, default=80, help="batches to try (default 80)")
-    lr_find.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    _add_set(lr_find)
     lr_find.set_defaults(func=_cmd_lr_find)
 
     features = commands.add_parser("features", help="export pooled backbone features of every split",
@@ -286,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--out", default="features.npz", help="output .npz file (default features.npz)")
     features.add_argument("--groups", help="also pooled outputs of these layer groups, comma-separated "
                           "(see tlcore plan for the names)")
-    features.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    _add_set(features)
     features.set_defaults(func=_cmd_features)
 
     quickstart = commands.add_parser("quickstart", help="offline demo: scratch vs feature extraction vs gradual "

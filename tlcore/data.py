@@ -33,9 +33,17 @@ class DataBundle:
 
     classes: list[str]
     train: ImageDataset
+    eval_transform: Any
     val: ImageDataset | None = None
     test: ImageDataset | None = None
     bad_images: list[dict[str, str]] = field(default_factory=list)
+
+    def unaugmented_train(self) -> ImageDataset:
+        """The training images with the evaluation transform: for scoring them, or for heads fitted
+        once on their features."""
+        train = self.train
+        return ImageDataset(train.samples, train.classes, train.readers, train.in_chans, self.eval_transform,
+                            train.decoded)
 
 
 def discover(config: DataSourceConfig) -> tuple[list[Sample], list[str]]:
@@ -112,4 +120,4 @@ def prepare_data(config: DataSourceConfig, data_config: DataConfig, run_dir: Pat
         parts[split] = ImageDataset(chosen, classes, readers, in_chans, transform, decoded) if chosen else None
     if parts["train"] is None:
         raise DataError("data: the split leaves no training images")
-    return DataBundle(classes, parts["train"], parts["val"], parts["test"], bad)
+    return DataBundle(classes, parts["train"], eval_transform, parts["val"], parts["test"], bad)

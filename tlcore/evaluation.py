@@ -59,13 +59,7 @@ def evaluate_run(run_dir: Path, split: str = "test") -> EvaluationReport:
     if not (run_dir / "split.csv").is_file():
         raise ConfigError(f"{run_dir} has no split.csv; it was not written by tlcore train")
     data = prepare_data(config.data, model.backbone.data_config, run_dir, write=False)
-    if split == "train":  # score the training images without augmentation
-        from tlcore.transforms import build_transform
-
-        data_config, size = model.backbone.data_config, config.data.image_size
-        data.train.transform = build_transform(data_config, False, "none", image_size=size)
-        data.train.deterministic = True
-    dataset = {"train": data.train, "val": data.val, "test": data.test}[split]
+    dataset = {"train": data.unaugmented_train(), "val": data.val, "test": data.test}[split]
     if dataset is None:
         raise ConfigError(f"--split {split}: the run's split has no {split} images")
     trainer = Trainer(config.trainer.model_copy(update={"feature_cache": "off", "progress": "none"}))

@@ -116,8 +116,9 @@ def export_graph(module: nn.Module, example: torch.Tensor, path: Path, outputs: 
                       dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1)}}, verbose=False)
 
 
-def _metadata(wrapper: PreprocessingWrapper, data_config: DataConfig, size: int, class_names: Sequence[str],
+def onnx_metadata(wrapper: PreprocessingWrapper, data_config: DataConfig, size: int, class_names: Sequence[str],
               extra: dict[str, Any]) -> dict[str, str]:
+    """The ``metadata_props`` of an exported model (see :data:`METADATA_KEYS`)."""
     from tlcore import __version__
 
     layout = wrapper.layout if wrapper.preprocessing else "NCHW"
@@ -200,7 +201,7 @@ def export_onnx(model: nn.Module, path: str | Path, data_config: DataConfig, cla
     with staged_file(path) as tmp:
         export_graph(wrapper, example, tmp, ["logits", "probabilities"] if probabilities else ["logits"], opset)
         proto = onnx.load(str(tmp))
-        meta = _metadata(wrapper, data_config, size, class_names, metadata or {})
+        meta = onnx_metadata(wrapper, data_config, size, class_names, metadata or {})
         del proto.metadata_props[:]
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)

@@ -21,8 +21,8 @@ from tlcore.export import (
     Layout,
     ParityReport,
     PreprocessingWrapper,
-    _metadata,
     export_graph,
+    onnx_metadata,
     staged_file,
 )
 from tlcore.model import TransferModel
@@ -79,21 +79,21 @@ def export_composed(model: TransferModel, path: str | Path, data_config: DataCon
     import onnx
     import onnxruntime as ort
 
-    features = PreprocessingWrapper(model.backbone, data_config, channels or data_config.in_chans, layout,
-                                    preprocessing=True, probabilities=False).eval()
+    channels = channels or data_config.in_chans
+    features = PreprocessingWrapper(model.backbone, data_config, channels, layout, probabilities=False).eval()
+    reference = PreprocessingWrapper(model, data_config, channels, layout).eval()  # the same preprocessing in torch
     path = Path(path)
     with staged_file(path) as tmp:
         export_graph(features, images[:2], tmp, ["features"])
         merged = compose(onnx.load(str(tmp)), model.head.to_onnx("features"))  # type: ignore[operator]
-        meta = _metadata(PreprocessingWrapper(model, data_config, channels or data_config.in_chans, layout),
-                         data_config, data_config.input_size[1], class_names, metadata or {})
+        meta = onnx_metadata(reference, data_config, data_config.input_size[1], class_names, metadata or {})
         for key, value in meta.items():
             merged.metadata_props.add(key=key, value=value)
         onnx.save(merged, str(tmp))
         onnx.checker.check_model(str(tmp))
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         with torch.no_grad():
-            expected = torch.softmax(model(_normalised(images, data_config, channels, layout)), 1).numpy()
+            expected = reference(images)[1].numpy()
         actual = session.run(["probabilities"], {"images": images.numpy()})[0]
         single = np.concatenate([session.run(["probabilities"], {"images": images[i:i + 1].numpy()})[0]
                                  for i in range(len(images))])
@@ -108,12 +108,3 @@ def export_composed(model: TransferModel, path: str | Path, data_config: DataCon
                                     f"{dynamic}. Nothing was written to {path}.")
     return report
 
-
-def _normalised(images: torch.Tensor, config: DataConfig, channels: int | None, layout: Layout) -> torch.Tensor:
-    x = images.float() / 255.0
-    x = x.permute(0, 3, 1, 2) if layout == "NHWC" else x
-    if (channels or config.in_chans) == 1 and config.in_chans == 3:
-        x = x.expand(-1, 3, -1, -1)
-    mean = torch.tensor(config.mean).view(1, -1, 1, 1)
-    std = torch.tensor(config.std).view(1, -1, 1, 1)
-    return (x - mean) / std

@@ -115,16 +115,15 @@ def extract_features(config: ExperimentConfig, cache: FeatureCache | None = None
     seed_everything(config.trainer.seed)  # as build_model does, so a random-init backbone is the same one
     backbone = build_backbone(config.backbone).eval()
     data = prepare_data(config.data, backbone.data_config, write=False)
-    data.train.transform, data.train.deterministic = (data.val or data.test or data.train).transform, True
     storage = "disk" if config.trainer.feature_cache == "disk" else "memory"
     cache = cache or FeatureCache(storage, config.trainer.feature_cache_dir)  # type: ignore[arg-type]
     splits = {}
-    for split, dataset in (("train", data.train), ("val", data.val), ("test", data.test)):
+    datasets = {"train": data.unaugmented_train(), "val": data.val, "test": data.test}
+    for split, dataset in datasets.items():
         if dataset is None:
             continue
         features, labels = cache.features(backbone, dataset, torch.device("cpu"))
         splits[split] = (features[0].numpy(), labels.numpy(), [str(s.path) for s in dataset.samples])
     intermediate = {split: intermediate_features(backbone, dataset, groups)
-                    for split, dataset in (("train", data.train), ("val", data.val), ("test", data.test))
-                    if dataset is not None and groups}
+                    for split, dataset in datasets.items() if dataset is not None and groups}
     return FeatureSet(classes, splits, cache, intermediate)

@@ -60,8 +60,8 @@ def train(config: ExperimentConfig, run_dir: str | Path | None = None, resume: b
     trainer = Trainer.from_config(config, callbacks)
     data = prepare_data(config.data, model.backbone.data_config, path, write=trainer.context.is_main)
     if is_classical(model):  # fitted once on features of the un-augmented training images
-        data.train.transform, data.train.deterministic = data.val.transform if data.val else None, True
-        history = fit_classical(trainer, model, data.train, data.val, run_dir=path, class_names=classes)
+        history = fit_classical(trainer, model, data.unaugmented_train(), data.val, run_dir=path,
+                                class_names=classes)
     else:
         history = trainer.fit(model, data.train, data.val, run_dir=path, resume=resume, class_names=classes)
     report = None

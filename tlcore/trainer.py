@@ -361,22 +361,23 @@ class Trainer:
             with sync:
                 with self.autocast():
                     loss: torch.Tensor = self._loss(forward(inputs).float(), targets)
-                if not math.isfinite(loss.item()):
+                value = loss.item()  # one device sync per batch
+                if not math.isfinite(value):
                     raise TrainingDivergedError(
-                        f"loss is {loss.item()} at epoch {epoch}, step {index}; lower trainer.lr or check the input "
+                        f"loss is {value} at epoch {epoch}, step {index}; lower trainer.lr or check the input "
                         "data. The last good checkpoint is kept.")
                 scaled = loss / accumulate
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()  # type: ignore[no-untyped-call]
-            loss_sum, count = loss_sum + loss.item() * len(targets), count + len(targets)
+            loss_sum, count = loss_sum + value * len(targets), count + len(targets)
             if boundary:
                 self._optimizer_step(trainable)
                 every = config.checkpoint_every_steps
                 if every and self.step % every == 0 and index + 1 < total_batches:
                     self._save(model, f"step-{self.step:08d}", {"epoch": epoch, "batch": index + 1,
                                                                  "totals": [loss_sum, count]})
-            self.progress.loss(loss.item())
+            self.progress.loss(value)
             for callback in self.callbacks:
-                callback.on_batch_end(self, model, index, loss.item())
+                callback.on_batch_end(self, model, index, value)
         loss_total, seen = distributed.all_reduce_sum([loss_sum, float(count)], self.context)
         return {"epoch": epoch, "phase": self.plan.phase, "train_loss": loss_total / max(seen, 1.0),
                 "lr": self.optimizer.param_groups[-1]["lr"], "cached_features": float(cached is not None)}

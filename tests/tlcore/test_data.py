@@ -157,3 +157,12 @@ def test_custom_v2_transform_from_the_api(tmp_path: Path) -> None:
     custom = v2.Compose([v2.Resize(20), v2.CenterCrop(16)])
     bundle = prepare_data(DataSourceConfig(root=root, val_fraction=0, test_fraction=0), RGB, train_transform=custom)
     assert bundle.train[0][0].shape == (3, 16, 16)
+
+
+def test_unaugmented_train_uses_the_evaluation_transform_even_without_a_val_split(tmp_path: Path) -> None:
+    root = image_folder(tmp_path / "images", classes=2, per_class=4)
+    bundle = prepare_data(DataSourceConfig(root=root, val_fraction=0, test_fraction=0, augment="medium"), RGB)
+    assert bundle.val is None and not bundle.train.deterministic
+    plain = bundle.unaugmented_train()
+    assert plain.deterministic and plain.transform is bundle.eval_transform
+    assert torch.equal(plain[0][0], plain[0][0]) and plain[0][0].shape == (3, 32, 32)
